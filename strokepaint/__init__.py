@@ -1,0 +1,15 @@
+"""strokepaint: paint pictures with brush strokes, and get the strokes back as data and vector art."""
+
+from strokepaint.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = ["Brush", "Param", "__version__", "hookimpl"]
+
+
+def __getattr__(name: str):  # keep `import strokepaint` light: torch loads only when needed
+    if name in ("Brush", "Param"):
+        from strokepaint import brush
+
+        return getattr(brush, name)
+    raise AttributeError(name)

@@ -1,0 +1,175 @@
+"""The stroke schema: what a brush is and what its numbers mean.
+
+A stroke is a row of numbers: the brush's *geometry* parameters followed by the
+colour R, G, B (every brush ends with the same three). Each parameter has a
+*role* that says how it maps to pixels, so the core can move strokes between
+canvases (tiles, scales) without knowing the brush:
+
+    role      stored as                          in pixels
+    x         fraction of the canvas width       x * W
+    y         fraction of the canvas height      y * H
+    size      fraction of the longer side L      s * L,  L = max(W, H)
+    opacity   0 (invisible) .. 1 (opaque)        unchanged
+    value     any other unitless number          unchanged
+    color     0 .. 1, one channel of sRGB        unchanged
+
+A brush subclass declares `name`, `version`, `geometry` and implements
+`sample`, `bounds`, `sdf` and `svg`; the shared machinery in `raster.py`
+turns `sdf` into anti-aliased coverage maps at any resolution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:  # torch stays off the CLI's start-up path
+    import torch
+
+Role = Literal["x", "y", "size", "opacity", "value", "color"]
+ROLES: tuple[str, ...] = ("x", "y", "size", "opacity", "value", "color")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    role: Role
+    meaning: str
+    low: float = 0.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"parameter {self.name!r}: unknown role {self.role!r}")
+        if not self.low < self.high:
+            raise ValueError(f"parameter {self.name!r}: low must be below high")
+        if self.role in ("x", "y", "opacity", "color") and (self.low, self.high) != (0.0, 1.0):
+            raise ValueError(f"parameter {self.name!r}: role {self.role} is always in [0, 1]")
+        if self.role == "size" and not (self.low == 0.0 and self.high <= 1.0):
+            # sizes shrink when a tile's strokes move to the whole canvas: 0 must stay valid
+            raise ValueError(f"parameter {self.name!r}: a size ranges over [0, high] with high <= 1")
+
+
+COLOR: tuple[Param, ...] = (
+    Param("R", "color", "red, 0..1"),
+    Param("G", "color", "green, 0..1"),
+    Param("B", "color", "blue, 0..1"),
+)
+
+
+class Brush:
+    """Base class of every brush. Subclasses fill in the class attributes and methods.
+
+    Shapes (N strokes, G geometry parameters, P pixels):
+      sample(n, gen)     -> [N, G]  stored units (see module doc)
+      bounds(g)          -> [N, 4]  x0, y0, x1, y1 in pixels, enclosing every pixel the stroke can touch
+      sdf(g, x, y)       -> ([N, P], [N, P])  signed distance in pixels (< 0 inside) and opacity there;
+                                    outside a true distance or a lower bound (blocks are skipped by it)
+      svg(g, rgb, uid)   -> str     SVG elements of one stroke (g in pixels, rgb as '#rrggbb',
+                                    uid unique in the document for any ids the brush needs)
+    `g` in bounds/sdf/svg is in *pixels* (roles applied by `to_pixels`).
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str] = ""
+    geometry: ClassVar[tuple[Param, ...]]
+    # Neural-renderer architecture for this brush: name of a registered architecture
+    # and overrides of its config. The shared default suits most brushes.
+    renderer_arch: ClassVar[str] = "default"
+    renderer_overrides: ClassVar[dict] = {}
+
+    # ---- schema -----------------------------------------------------------------
+    @property
+    def params(self) -> tuple[Param, ...]:
+        return tuple(self.geometry) + COLOR
+
+    @property
+    def n_params(self) -> int:
+        return len(self.geometry) + 3
+
+    @property
+    def n_geometry(self) -> int:
+        return len(self.geometry)
+
+    def schema_hash(self) -> str:
+        """Hash of the parameter definition: weights trained for one schema refuse another."""
+        blob = json.dumps([asdict(p) for p in self.params], sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def describe(self) -> list[dict]:
+        return [asdict(p) for p in self.params]
+
+    # ---- unit conversions (shared by every brush) ------------------------------
+    def to_pixels(self, g: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        """Geometry [N, G] in stored units -> pixels."""
+        scale = g.new_tensor([_role_scale(p.role, width, height) for p in self.geometry])
+        return g * scale
+
+    def opacity_mask(self) -> list[bool]:
+        return [p.role == "opacity" for p in self.params]
+
+    # ---- to be provided by the brush -------------------------------------------
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def bounds(self, g: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sdf(self, g: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def svg(self, g: list[float], rgb: str, uid: str) -> str:
+        raise NotImplementedError
+
+    def opacity(self, g: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Opacity alone [N, P], for pixels known to be inside; override when cheaper than sdf."""
+        return self.sdf(g, x, y)[1]
+
+
+def _role_scale(role: str, width: int, height: int) -> float:
+    if role == "x":
+        return float(width)
+    if role == "y":
+        return float(height)
+    if role == "size":
+        return float(max(width, height))
+    return 1.0
+
+
+def fmt(v: float) -> str:
+    """A compact number for SVG output (3 decimals: 1/1000 px at the written size)."""
+    s = f"{v:.3f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+# ---- helpers for samplers --------------------------------------------------------
+def uniform(n: int, gen: torch.Generator, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    import torch
+
+    return low + (high - low) * torch.rand(n, generator=gen)
+
+
+def log_uniform(n: int, gen: torch.Generator, low: float, high: float) -> torch.Tensor:
+    import torch
+
+    return torch.exp(uniform(n, gen, float(torch.log(torch.tensor(low))), float(torch.log(torch.tensor(high)))))
+
+
+def opacity(n: int, gen: torch.Generator, opaque_share: float = 0.3) -> torch.Tensor:
+    """Opacities: a share fully opaque (ink/oil strokes), the rest uniform (faint to opaque)."""
+    import torch
+
+    u = uniform(n, gen)
+    return torch.where(uniform(n, gen) < opaque_share, torch.ones_like(u), u)
+
+
+def mix(uniform_part: torch.Tensor, shaped_part: torch.Tensor, gen: torch.Generator, uniform_share: float = 0.4) -> torch.Tensor:
+    """Row-wise mixture of two [N, G] samples: uniform rows keep the whole parameter cube covered
+    (an agent may ask for any stroke), shaped rows concentrate on the strokes painting needs."""
+    import torch
+
+    pick = uniform(uniform_part.shape[0], gen) < uniform_share
+    return torch.where(pick[:, None], uniform_part, shaped_part)

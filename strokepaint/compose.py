@@ -1,0 +1,28 @@
+"""Compositing, the one place it happens: canvas <- canvas * (1 - a) + a * colour, stroke after stroke.
+
+Used by training (batched, differentiable, alpha from the neural renderer) and by painting
+(alpha from a brush's exact rasterizer), so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def composite(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
+    """Paint strokes over a canvas in order.
+
+    canvas: [..., 3, H, W]   alpha: [..., N, H, W] (coverage x opacity, in [0, 1])
+    color:  [..., N, 3]      returns the new canvas [..., 3, H, W]
+    """
+    for i in range(alpha.shape[-3]):
+        a = alpha[..., i : i + 1, :, :]
+        c = color[..., i, :, None, None]
+        canvas = canvas * (1 - a) + a * c
+    return canvas
+
+
+def blank(background: tuple[float, float, float] | torch.Tensor, height: int, width: int, batch: tuple[int, ...] = ()) -> torch.Tensor:
+    """A canvas [*batch, 3, H, W] filled with one colour."""
+    bg = torch.as_tensor(background, dtype=torch.float32).view(*([1] * len(batch)), 3, 1, 1)
+    return bg.expand(*batch, 3, height, width).clone()

@@ -1,0 +1,42 @@
+"""Writing files without ever leaving a half-written one: temp file in the same folder, then rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from strokepaint.errors import UsageError
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot create the folder ({e.strerror}); choose another output path") from None
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; give a file name")
+    blob = data.encode() if isinstance(data, str) else data
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot write there ({e.strerror}); choose another output path") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_output(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
+    """Refuse an output that would overwrite one of the inputs."""
+    o = Path(out).resolve()
+    for i in inputs:
+        if Path(i).resolve() == o:
+            raise UsageError(f"{out}: output path is the input file; choose another name")

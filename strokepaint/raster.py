@@ -1,0 +1,177 @@
+"""Exact rasterization of strokes at any resolution, shared by every brush.
+
+A brush describes a stroke by a signed distance (pixels, < 0 inside) and an opacity at each
+point; this module turns that into anti-aliased coverage and draws a stroke only where it can
+cover: the canvas is cut into BLOCK x BLOCK blocks, a stroke visits the blocks inside its
+bounding box, and blocks whose centre lies farther from the stroke than the block's
+half-diagonal are skipped (valid because brushes return true distances, or lower bounds of
+them, outside a stroke).
+
+    rasterize(brush, g, W, H)            -> alpha maps [N, H, W]   (training data, tests)
+    render(brush, strokes, W, H, bg)     -> canvas [3, H, W]       (paintings at full size)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from strokepaint.brush import Brush
+from strokepaint.compose import blank, composite
+
+BLOCK = 8
+SUPER = 8  # blocks per super-block side
+PAIRS_PER_CHUNK = 2048  # (stroke, block) pairs evaluated per sdf call: bounds peak memory
+
+
+def coverage(sd: torch.Tensor) -> torch.Tensor:
+    """Anti-aliasing: the fraction of a pixel inside an edge at signed distance sd (box filter)."""
+    return (0.5 - sd).clamp(0.0, 1.0)
+
+
+def _grid_pairs(bounds: torch.Tensor, width: int, height: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(stroke, row, column) of every size x size cell that a stroke's bounding box touches."""
+    nx, ny = math.ceil(width / size), math.ceil(height / size)
+    x0 = (bounds[:, 0] / size).floor().clamp(0, nx - 1)
+    y0 = (bounds[:, 1] / size).floor().clamp(0, ny - 1)
+    x1 = (bounds[:, 2] / size).floor().clamp(0, nx - 1)
+    y1 = (bounds[:, 3] / size).floor().clamp(0, ny - 1)
+    off = (bounds[:, 2] < 0) | (bounds[:, 3] < 0) | (bounds[:, 0] > width) | (bounds[:, 1] > height)
+    cols = torch.arange(nx, dtype=bounds.dtype, device=bounds.device)
+    rows = torch.arange(ny, dtype=bounds.dtype, device=bounds.device)
+    inx = (cols[None] >= x0[:, None]) & (cols[None] <= x1[:, None])  # [N, nx]
+    iny = (rows[None] >= y0[:, None]) & (rows[None] <= y1[:, None])  # [N, ny]
+    return (iny[:, :, None] & inx[:, None, :] & ~off[:, None, None]).nonzero(as_tuple=True)
+
+
+def _pairs(brush: Brush, gpx: torch.Tensor, width: int, height: int, block: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(stroke index, block index, block wholly inside) of every block a stroke may cover, sorted by stroke.
+
+    Blocks are classified by the distance at their centre: beyond the half-diagonal (+ AA margin)
+    the stroke cannot reach the block; below minus that, the block is wholly inside (|sd| inside
+    a union of shapes underestimates the depth, so this is safe). Super-blocks of SUPER x SUPER
+    blocks are classified first, so the fine test runs only near a stroke's edge.
+    """
+    nbx, nby = math.ceil(width / block), math.ceil(height / block)
+    bounds = brush.bounds(gpx)
+    big = block * SUPER
+    sid, sy, sx = _grid_pairs(bounds, width, height, big)
+    sd = _centre_sd(brush, gpx, sid, sy, sx, big)
+    reach = big * math.sqrt(0.5) + 1.0
+    near = sd <= reach
+    sid, sy, sx, inside_sup = sid[near], sy[near], sx[near], sd[near] < -reach
+    # expand super-blocks into blocks (clipped to the canvas)
+    oy, ox = torch.meshgrid(torch.arange(SUPER), torch.arange(SUPER), indexing="ij")
+    by = (sy[:, None] * SUPER + oy.reshape(1, -1)).reshape(-1)
+    bx = (sx[:, None] * SUPER + ox.reshape(1, -1)).reshape(-1)
+    sid = sid.repeat_interleave(SUPER * SUPER)
+    inside = inside_sup.repeat_interleave(SUPER * SUPER)
+    on = (by < nby) & (bx < nbx)
+    sid, by, bx, inside = sid[on], by[on], bx[on], inside[on]
+    fine = ~inside
+    sd = _centre_sd(brush, gpx, sid[fine], by[fine], bx[fine], block)
+    reach = block * math.sqrt(0.5) + 1.0
+    inside[fine] = sd < -reach
+    keep = torch.ones_like(inside)
+    keep[fine] = sd <= reach
+    sid, bid, inside = sid[keep], (by * nbx + bx)[keep], inside[keep]
+    order = torch.argsort(sid, stable=True)
+    return sid[order], bid[order], inside[order]
+
+
+def _centre_sd(brush: Brush, gpx: torch.Tensor, sid: torch.Tensor, by: torch.Tensor, bx: torch.Tensor, size: int) -> torch.Tensor:
+    """Signed distance of stroke sid[i] at the centre of the size x size block (by[i], bx[i])."""
+    out = torch.empty(len(sid), dtype=gpx.dtype, device=gpx.device)
+    for s in range(0, len(sid), 65536):
+        e = s + 65536
+        cx = ((bx[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
+        cy = ((by[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
+        out[s:e] = brush.sdf(gpx[sid[s:e]], cx, cy)[0][:, 0]
+    return out
+
+
+def _block_alpha(
+    brush: Brush, gpx: torch.Tensor, sid: torch.Tensor, bid: torch.Tensor, inside: torch.Tensor, nbx: int, block: int
+) -> torch.Tensor:
+    """Alpha of stroke sid[i] over block bid[i]: [len(sid), BLOCK, BLOCK]. Blocks wholly inside
+    the stroke need only its opacity; the distance is computed for the rest."""
+    r = torch.arange(block, dtype=gpx.dtype, device=gpx.device) + 0.5
+    ox = ((bid % nbx) * block).to(gpx.dtype)
+    oy = ((bid // nbx) * block).to(gpx.dtype)
+    x = (ox[:, None, None] + r[None, None, :]).expand(-1, block, block).reshape(len(sid), -1)
+    y = (oy[:, None, None] + r[None, :, None]).expand(-1, block, block).reshape(len(sid), -1)
+    alpha = torch.empty_like(x)
+    edge = ~inside
+    if edge.any():
+        sd, op = brush.sdf(gpx[sid[edge]], x[edge], y[edge])
+        alpha[edge] = coverage(sd) * op
+    if inside.any():
+        alpha[inside] = brush.opacity(gpx[sid[inside]], x[inside], y[inside])
+    return alpha.view(len(sid), block, block)
+
+
+def _chunks(sid: torch.Tensor, size: int):
+    """Slices of the sorted pair list, each ending at a stroke boundary where possible."""
+    start = 0
+    while start < len(sid):
+        stop = min(start + size, len(sid))
+        if stop < len(sid):
+            # extend to the end of the last stroke so a chunk holds whole strokes
+            last = sid[stop - 1]
+            stop = int(torch.searchsorted(sid, last, right=True))
+        yield start, stop
+        start = stop
+
+
+@torch.no_grad()
+def rasterize(brush: Brush, g: torch.Tensor, width: int, height: int, block: int = BLOCK) -> torch.Tensor:
+    """Alpha maps (coverage x opacity) of strokes [N, G] (geometry, stored units): [N, H, W]."""
+    g = g.float()
+    gpx = brush.to_pixels(g, width, height)
+    n = g.shape[0]
+    nbx, nby = math.ceil(width / block), math.ceil(height / block)
+    out = torch.zeros(n * nby * nbx, block, block, dtype=g.dtype, device=g.device)
+    sid, bid, inside = _pairs(brush, gpx, width, height, block)
+    for s, e in _chunks(sid, PAIRS_PER_CHUNK):
+        out[sid[s:e] * (nby * nbx) + bid[s:e]] = _block_alpha(brush, gpx, sid[s:e], bid[s:e], inside[s:e], nbx, block)
+    out = out.view(n, nby, nbx, block, block).permute(0, 1, 3, 2, 4).reshape(n, nby * block, nbx * block)
+    return out[:, :height, :width]
+
+
+@torch.no_grad()
+def render(
+    brush: Brush,
+    strokes: torch.Tensor,
+    width: int,
+    height: int,
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    block: int = BLOCK,
+    canvas: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Composite strokes [N, G + 3] (stored units) over a canvas: returns [3, H, W] in [0, 1].
+
+    `canvas`, if given ([3, H, W]), is painted over instead of a blank background.
+    """
+    strokes = strokes.float()
+    g, rgb = strokes[:, : brush.n_geometry], strokes[:, brush.n_geometry :]
+    gpx = brush.to_pixels(g, width, height)
+    nbx, nby = math.ceil(width / block), math.ceil(height / block)
+    if canvas is None:
+        canvas = blank(background, height, width)
+    padded = torch.zeros(3, nby * block, nbx * block, dtype=canvas.dtype, device=canvas.device)
+    padded[:, :height, :width] = canvas
+    blocks = padded.view(3, nby, block, nbx, block).permute(1, 3, 0, 2, 4).reshape(nby * nbx, 3, block, block).clone()
+    sid, bid, inside = _pairs(brush, gpx, width, height, block)
+    for s, e in _chunks(sid, PAIRS_PER_CHUNK):
+        alpha = _block_alpha(brush, gpx, sid[s:e], bid[s:e], inside[s:e], nbx, block)
+        # strokes in order; each stroke's pairs are contiguous
+        ids, counts = torch.unique_consecutive(sid[s:e], return_counts=True)
+        offset = s
+        for stroke, count in zip(ids.tolist(), counts.tolist()):
+            rows = bid[offset : offset + count]
+            a = alpha[offset - s : offset - s + count, None]
+            blocks[rows] = composite(blocks[rows], a, rgb[stroke][None])
+            offset += count
+    out = blocks.view(nby, nbx, 3, block, block).permute(2, 0, 3, 1, 4).reshape(3, nby * block, nbx * block)
+    return out[:, :height, :width].clamp(0.0, 1.0)

@@ -1,0 +1,1 @@
+"""Trained weights shipped with strokepaint (safetensors): <brush>.renderer.safetensors, <brush>.agent.safetensors."""
