@@ -1,0 +1,124 @@
+"""Vector export: the SVG looks like the raster; the export command end to end."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import random_strokes
+from PIL import Image
+
+from strokepaint.export import svg_to_png, to_svg
+from strokepaint.plugins import get_brush
+from strokepaint.raster import render
+from strokepaint.strokefile import StrokeFile
+
+BUILTIN = ["bezier", "line", "circle", "triangle"]
+
+
+def _painting(name: str, n: int = 200, size: int = 512, seed: int = 0) -> StrokeFile:
+    b = get_brush(name)
+    return StrokeFile(size, size, name, b.version, random_strokes(b, n, seed).tolist(), (1.0, 1.0, 1.0))
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_svg_matches_raster(name):
+    sf = _painting(name)
+    png = svg_to_png(to_svg(sf), 512, 512)
+    svg_pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float32) / 255
+    raster = render(get_brush(name), sf.tensor(), 512, 512).permute(1, 2, 0).numpy()
+    mse = float(((svg_pixels - raster) ** 2).mean())
+    assert mse <= 1e-3, mse
+
+
+def test_export_command(tmp_path, cli):
+    sf = _painting("bezier", n=30, size=100)
+    strokes = sf.save(tmp_path / "p.json")
+    before = strokes.read_bytes()
+    r = cli(
+        "export",
+        str(strokes),
+        "--svg",
+        str(tmp_path / "o.svg"),
+        "--png",
+        str(tmp_path / "o.png"),
+        "--pdf",
+        str(tmp_path / "sub" / "o.pdf"),
+        "--width",
+        "250",
+    )
+    assert r.returncode == 0, r.stderr
+    assert strokes.read_bytes() == before
+    svg = (tmp_path / "o.svg").read_text()
+    assert svg.startswith("<svg") and 'viewBox="0 0 100 100"' in svg and 'width="250"' in svg
+    assert Image.open(tmp_path / "o.png").size == (250, 250)
+    assert (tmp_path / "sub" / "o.pdf").read_bytes().startswith(b"%PDF")
+    r = cli("export", str(strokes), "--png", str(tmp_path / "s.png"), "--scale", "0.5")
+    assert r.returncode == 0 and Image.open(tmp_path / "s.png").size == (50, 50)
+
+
+def test_export_png_looks_like_the_painting(tmp_path, cli):
+    sf = _painting("circle", n=60, size=64, seed=5)
+    sf.background = (0.9, 0.8, 0.7)
+    strokes = sf.save(tmp_path / "p.json")
+    assert cli("export", str(strokes), "--png", str(tmp_path / "o.png")).returncode == 0
+    png = np.asarray(Image.open(tmp_path / "o.png").convert("RGB"), dtype=np.float32) / 255
+    raster = render(get_brush("circle"), sf.tensor(), 64, 64, background=sf.background).permute(1, 2, 0).numpy()
+    assert float(((png - raster) ** 2).mean()) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "nothing to write"),
+        (["--svg", "{out}", "--scale", "2", "--width", "10"], "not both"),
+        (["--svg", "{out}", "--scale", "0"], "--scale"),
+        (["--svg", "{out}", "--width", "-3"], "--width"),
+        (["--svg", "{inp}"], "output path is the input"),
+    ],
+)
+def test_export_bad_usage(tmp_path, cli, args, message):
+    strokes = _painting("line", n=5, size=32).save(tmp_path / "p.json")
+    before = strokes.read_bytes()
+    args = [a.format(out=tmp_path / "o.svg", inp=strokes) for a in args]
+    r = cli("export", str(strokes), *args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.svg").exists()
+    assert strokes.read_bytes() == before
+
+
+def test_export_bad_file(tmp_path, cli):
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "format": "strokepaint-strokes",
+                "version": 1,
+                "width": 10,
+                "height": 10,
+                "brush": {"name": "circle", "version": "1.0"},
+                "strokes": [[0.5, 0.5, 0.1, 1, 0, 0, float("nan")]],
+            }
+        )
+    )
+    r = cli("export", str(bad), "--svg", str(tmp_path / "o.svg"))
+    assert r.returncode == 2 and "must be finite" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.svg").exists()
+    r = cli("export", str(tmp_path / "missing.json"), "--svg", str(tmp_path / "o.svg"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_empty_painting_exports(tmp_path, cli):
+    sf = StrokeFile(20, 10, "triangle", get_brush("triangle").version, [], (0.0, 0.0, 0.0))
+    strokes = sf.save(tmp_path / "e.json")
+    assert cli("export", str(strokes), "--png", str(tmp_path / "e.png")).returncode == 0
+    png = np.asarray(Image.open(tmp_path / "e.png").convert("RGB"))
+    assert png.shape == (10, 20, 3) and png.max() == 0
+
+
+def test_strokes_tensor_shape():
+    sf = _painting("circle", n=3, size=10)
+    assert sf.tensor().shape == (3, 7) and sf.tensor().dtype == torch.float32

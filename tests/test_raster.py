@@ -1,0 +1,155 @@
+"""The exact rasterizers: geometry, anti-aliasing, resolution independence, block pruning."""
+
+import math
+
+import pytest
+import torch
+from conftest import random_strokes
+
+from strokepaint import sdf
+from strokepaint.compose import blank, composite
+from strokepaint.plugins import get_brush, registry
+from strokepaint.raster import coverage, rasterize, render
+
+BUILTIN = ["bezier", "line", "circle", "triangle"]
+
+
+def test_builtins_registered_without_problems():
+    reg = registry()
+    assert set(BUILTIN) <= set(reg.brushes)
+    assert reg.packages["bezier"] == "strokepaint"
+    assert not [p for p in reg.problems if "strokepaint " in p]
+    assert len(get_brush("bezier").params) == 13
+
+
+@pytest.mark.parametrize("radius", [3.0, 10.0, 37.5, 90.0])
+def test_circle_area(radius):
+    size = 256
+    a = rasterize(get_brush("circle"), torch.tensor([[0.5, 0.5, radius / size, 1.0]]), size, size)
+    assert abs(float(a.sum()) - math.pi * radius**2) <= 0.01 * math.pi * radius**2
+
+
+def test_edges_are_antialiased_and_monotone():
+    a = rasterize(get_brush("circle"), torch.tensor([[0.5, 0.5, 0.3, 1.0]]), 128, 128)[0]
+    row = a[64, 64:]  # centre to the right edge
+    assert ((row > 0.02) & (row < 0.98)).sum() >= 1  # partial pixels on the edge
+    assert (row[1:] <= row[:-1] + 1e-6).all()  # coverage falls monotonically
+    assert row[0] == 1.0 and row[-1] == 0.0
+
+
+def test_bezier_ends_where_parameters_say():
+    b = get_brush("bezier")
+    size = 256
+    g = torch.tensor([[0.2, 0.3, 0.5, 0.9, 0.8, 0.3, 3 / size, 1.0, 3 / size, 1.0]])
+    a = rasterize(b, g, size, size)[0]
+    for x, y in ((0.2, 0.3), (0.8, 0.3)):
+        assert a[int(y * size), int(x * size)] > 0.99
+    # beyond the start, along the tangent direction away from the curve, nothing is drawn
+    tx, ty = 0.5 - 0.2, 0.9 - 0.3
+    n = math.hypot(tx, ty)
+    px, py = 0.2 * size - tx / n * 6, 0.3 * size - ty / n * 6
+    assert a[int(py), int(px)] == 0.0
+    # the curve's midpoint B(0.5) = (P0 + 2 P1 + P2) / 4 is covered
+    mx, my = (0.2 + 1.0 + 0.8) / 4, (0.3 + 1.8 + 0.3) / 4
+    assert a[int(my * size), int(mx * size)] > 0.99
+
+
+def test_bezier_opacity_runs_from_t0_to_t1():
+    b = get_brush("bezier")
+    a = rasterize(b, torch.tensor([[0.1, 0.5, 0.5, 0.5, 0.9, 0.5, 0.05, 0.2, 0.05, 1.0]]), 200, 200)[0]
+    assert abs(float(a[100, 20]) - 0.2) < 0.01
+    assert abs(float(a[100, 179]) - 1.0) < 0.01
+    assert abs(float(a[100, 100]) - 0.6) < 0.01
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_resolutions_agree(name):
+    b = get_brush(name)
+    g = random_strokes(b, 24, seed=1)[:, : b.n_geometry]
+    small = rasterize(b, g, 128, 128)
+    big = rasterize(b, g, 512, 512)
+    down = torch.nn.functional.avg_pool2d(big[:, None], 4)[:, 0]
+    assert float((small - down).abs().mean()) < 0.01
+    assert float((small - down).abs().amax()) < 0.5
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_blocks_skip_nothing(name):
+    """Block pruning gives the same maps as evaluating every pixel."""
+    b = get_brush(name)
+    w, h = 96, 72
+    g = random_strokes(b, 32, seed=2)[:, : b.n_geometry]
+    gpx = b.to_pixels(g, w, h)
+    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    x = xs.reshape(1, -1).expand(len(g), -1)
+    y = ys.reshape(1, -1).expand(len(g), -1)
+    sd, op = b.sdf(gpx, x, y)
+    full = (coverage(sd) * op).view(len(g), h, w)
+    assert torch.allclose(rasterize(b, g, w, h), full, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_render_is_composited_rasterize(name):
+    b = get_brush(name)
+    s = random_strokes(b, 20, seed=3)
+    w, h = 80, 60
+    alpha = rasterize(b, s[:, : b.n_geometry], w, h)
+    expected = composite(blank((0.2, 0.4, 0.6), h, w), alpha, s[:, b.n_geometry :])
+    assert torch.allclose(render(b, s, w, h, background=(0.2, 0.4, 0.6)), expected, atol=1e-5)
+
+
+def test_non_square_canvas_keeps_circles_round():
+    a = rasterize(get_brush("circle"), torch.tensor([[0.5, 0.5, 0.1, 1.0]]), 300, 100)[0]
+    # radius 0.1 of the longer side = 30 px in both directions
+    assert float(a[50].sum()) == pytest.approx(60, abs=1.5)
+    assert float(a[:, 150].sum()) == pytest.approx(60, abs=1.5)
+
+
+def test_tapered_capsule_matches_brute_force():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        ax, ay, bx, by = (torch.rand(1, 1, generator=gen) * 50 for _ in range(4))
+        ra, rb = (torch.rand(1, 1, generator=gen) * 15 for _ in range(2))
+        x, y = torch.rand(1, 400, generator=gen) * 70 - 10, torch.rand(1, 400, generator=gen) * 70 - 10
+        got = sdf.tapered_capsule(x, y, ax, ay, bx, by, ra, rb)
+        t = torch.linspace(0, 1, 4001)[:, None, None]
+        cx, cy, cr = ax + (bx - ax) * t, ay + (by - ay) * t, ra + (rb - ra) * t
+        brute = (torch.hypot(x - cx, y - cy) - cr).amin(0)
+        assert torch.allclose(got, brute, atol=0.02), float((got - brute).abs().max())
+
+
+def test_triangle_sign_and_degenerate():
+    x = torch.tensor([[3.0, 20.0, 1.0]])
+    y = torch.tensor([[3.0, 20.0, 8.0]])
+    one = torch.ones(1, 1)
+    d = sdf.triangle(x, y, 0 * one, 0 * one, 10 * one, 0 * one, 0 * one, 10 * one)
+    assert d[0, 0] < 0 and d[0, 1] > 0 and d[0, 2] < 0
+    flat = sdf.triangle(x, y, 0 * one, 0 * one, 10 * one, 10 * one, 20 * one, 20 * one)
+    assert (flat >= 0).all()  # a flat triangle has no inside
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_sampler_covers_what_painting_needs(name):
+    b = get_brush(name)
+    g = b.sample(4000, torch.Generator().manual_seed(0))
+    assert g.shape == (4000, b.n_geometry)
+    lo = torch.tensor([p.low for p in b.geometry])
+    hi = torch.tensor([p.high for p in b.geometry])
+    assert ((g >= lo) & (g <= hi)).all()
+    solid = g[:400].clone()
+    solid[:, [p.role == "opacity" for p in b.geometry]] = 1.0
+    area = rasterize(b, solid, 64, 64).sum((1, 2)) / 64**2
+    assert (area < 0.01).float().mean() > 0.1  # small strokes
+    assert (area > 0.05).float().mean() > 0.1  # big strokes
+    for i, p in enumerate(b.geometry):
+        if p.role == "opacity":
+            assert (g[:, i] == 1).float().mean() > 0.1  # opaque strokes
+            assert (g[:, i] < 0.3).float().mean() > 0.1  # faint strokes
+
+
+def test_compositing_formula():
+    canvas = torch.zeros(3, 1, 1)
+    alpha = torch.tensor([0.5, 0.5]).view(2, 1, 1)
+    color = torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])
+    out = composite(canvas, alpha, color)
+    assert torch.allclose(out[:, 0, 0], torch.tensor([0.25, 0.0, 0.5]))
