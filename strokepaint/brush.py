@@ -76,9 +76,8 @@ class Brush:
     version: ClassVar[str]
     description: ClassVar[str] = ""
     geometry: ClassVar[tuple[Param, ...]]
-    # Neural-renderer architecture for this brush: name of a registered architecture
-    # and overrides of its config. The shared default suits most brushes.
-    renderer_arch: ClassVar[str] = "default"
+    # The neural renderer (renderer.py) is shared by all brushes; a brush may override fields of
+    # its RendererConfig here, e.g. {"frame": 64} for strokes with fine detail inside their box.
     renderer_overrides: ClassVar[dict] = {}
 
     # ---- schema -----------------------------------------------------------------

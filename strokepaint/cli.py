@@ -25,8 +25,9 @@ _state = {"debug": False}
 
 def _err(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
 def _version(value: bool) -> None:
@@ -44,10 +45,12 @@ def _main(
 
 
 def _warn_problems() -> None:
+    from rich.markup import escape
+
     from strokepaint.plugins import registry
 
     for problem in registry().problems:
-        _err_console().print(f"[yellow]warning:[/] {problem}", markup=True)
+        _err_console().print(f"[yellow]warning:[/] {escape(problem)}", markup=True)
 
 
 def _err_console():
@@ -88,6 +91,7 @@ def brushes(
         _warn_problems()
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="strokepaint brushes")
@@ -105,7 +109,7 @@ def brushes(
     console = Console()
     console.print(table)
     for problem in reg.problems:
-        console.print(f"[yellow]problem:[/] {problem}")
+        console.print(f"[yellow]problem:[/] {escape(problem)}")
 
 
 @app.command()
@@ -148,6 +152,160 @@ def export(
         written.append(atomic_write(pdf, ex.svg_to_pdf(doc)))
     for path in written:
         _err_console().print(f"wrote {path}")
+
+
+def _setup(device: str, threads: int | None = None):
+    """Heavy commands: torch threads, allocator, device."""
+    import torch
+
+    from strokepaint import runtime
+
+    if threads is not None:
+        if threads < 1:
+            raise UsageError(f"--threads {threads}: must be at least 1")
+        torch.set_num_threads(threads)
+    return runtime.device(device)
+
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present, else CPU), cpu or cuda.")]
+
+
+@app.command("train-brush")
+def train_brush(
+    name: Annotated[str, typer.Argument(help="Brush to train a neural renderer for (see `strokepaint brushes`).", show_default=False)],
+    minutes: Annotated[float | None, typer.Option("--minutes", help="Training time budget (default 60).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Train this many steps instead of a time budget (reproducible).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the renderer (default: your strokepaint data folder).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint next to --out.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed and --steps give the same weights.")] = 0,
+    device: DeviceOpt = "auto",
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Advanced: override a model or training setting, key=value.")] = None,
+) -> None:
+    """Train a brush's neural renderer on its exact rasterizer (any registered brush)."""
+    from dataclasses import fields
+
+    from strokepaint import store
+    from strokepaint.fsutil import atomic_write
+    from strokepaint.plugins import get_brush
+
+    if minutes is not None and steps is not None:
+        raise UsageError("give --minutes or --steps, not both")
+    if minutes is not None and not minutes > 0:
+        raise UsageError(f"--minutes {minutes}: must be above 0")
+    if steps is not None and steps < 1:
+        raise UsageError(f"--steps {steps}: must be at least 1")
+    if minutes is None and steps is None:
+        minutes = 60.0
+    brush = get_brush(name)
+    _warn_problems()
+    dev = _setup(device, threads)
+    from strokepaint.renderer import RendererConfig
+    from strokepaint.train_renderer import TrainConfig, apply_overrides, checkpoint_path, train
+
+    model_cfg, train_cfg = RendererConfig(**brush.renderer_overrides), TrainConfig()
+    model_keys = {f.name for f in fields(RendererConfig)}
+    sets = overrides or []
+    try:
+        apply_overrides(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"--set: {e}") from None
+    apply_overrides(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys])
+    out = Path(out) if out else store.user_dir() / store.filename(brush.name, "renderer")
+    atomic_write(out.with_name(out.name + ".probe"), b"")  # fail now, not after an hour, if unwritable
+    out.with_name(out.name + ".probe").unlink()
+    import os
+
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [
+        TextColumn(f"[bold]{brush.name}[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=_err_console(), disable=not rank0, transient=False) as bar:
+        task = bar.add_task("train", total=steps, stats="rasterizing the first strokes")
+
+        def progress(step: int, total: int | None, info: dict) -> None:
+            stats = f"loss {info['loss']:.5f}"
+            if "rel_l2" in info:
+                stats += f"  val rel_l2 {info['rel_l2']:.4f}"
+            bar.update(task, completed=step, total=total, stats=stats)
+
+        try:
+            meta = train(
+                brush,
+                out,
+                steps=steps,
+                minutes=minutes,
+                seed=seed,
+                resume=resume,
+                model_cfg=model_cfg,
+                train_cfg=train_cfg,
+                device=dev,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            if rank0:
+                _err(f"interrupted; checkpoint saved at {checkpoint_path(out)}: continue with --resume")
+            sys.exit(130)
+    if rank0 and meta:
+        import json as _json
+
+        fid = _json.loads(meta["fidelity"])
+        _err_console().print(
+            f"wrote {out}: rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} on 2,000 strokes, "
+            f"{meta['steps']} steps in {float(meta['train_seconds']) / 60:.1f} min"
+        )
+
+
+@app.command("eval-brush")
+def eval_brush(
+    name: Annotated[str, typer.Argument(help="Brush whose renderer to measure.", show_default=False)],
+    renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to use instead of the one found.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    strokes: Annotated[int, typer.Option("--strokes", help="Size of the fixed stroke set.")] = 2000,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Fidelity of a brush's neural renderer against its rasterizer, and its speed."""
+    import json
+
+    from strokepaint.plugins import get_brush
+
+    if not 1 <= strokes <= 100_000:
+        raise UsageError(f"--strokes {strokes}: must be from 1 to 100000")
+    brush = get_brush(name)
+    dev = _setup(device)
+    from strokepaint import renderer as rnd
+    from strokepaint.train_renderer import eval_set, fidelity, throughput
+
+    model, meta, where = rnd.load(brush, renderer)
+    model = model.to(dev)
+    g, maps = eval_set(brush, model.cfg.canvas, strokes)
+    fid = fidelity(model, g.to(dev), maps.to(dev))
+    speed = throughput(model, g.to(dev))
+    result = {
+        "brush": name,
+        "strokes": strokes,
+        "mse": fid["mse"],
+        "rel_l2": fid["rel_l2"],
+        "strokes_per_s": round(speed, 1),
+        "renderer": str(rnd.store.find(name, "renderer", renderer)[0]),
+        "source": where,
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    from rich.console import Console
+
+    Console().print(
+        f"[bold]{name}[/] renderer ({where}): rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} "
+        f"over {strokes} strokes at {model.cfg.canvas}x{model.cfg.canvas}; {speed:,.0f} strokes/s at batch 64"
+    )
 
 
 def main() -> None:

@@ -23,6 +23,9 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     except OSError as e:
         raise UsageError(f"{path}: cannot write there ({e.strerror}); choose another output path") from None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output file gets the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
             f.flush()

@@ -104,11 +104,28 @@ def _block_alpha(
     alpha = torch.empty_like(x)
     edge = ~inside
     if edge.any():
-        sd, op = brush.sdf(gpx[sid[edge]], x[edge], y[edge])
+        xe = x[edge]
+        sd, op = brush.sdf(gpx[sid[edge]], xe, y[edge])
+        _check(brush, "sdf", sd, xe.shape)
+        _check(brush, "sdf opacity", op, xe.shape)
         alpha[edge] = coverage(sd) * op
     if inside.any():
-        alpha[inside] = brush.opacity(gpx[sid[inside]], x[inside], y[inside])
+        xi = x[inside]
+        op = brush.opacity(gpx[sid[inside]], xi, y[inside])
+        _check(brush, "opacity", op, xi.shape)
+        alpha[inside] = op
     return alpha.view(len(sid), block, block)
+
+
+def _check(brush: Brush, what: str, t: torch.Tensor, shape: torch.Size) -> None:
+    """A plugin brush that returns the wrong shape or non-finite numbers fails with one line."""
+    from strokepaint.errors import Failure
+
+    if not isinstance(t, torch.Tensor) or t.shape != shape:
+        got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+        raise Failure(f"brush {brush.name!r}: {what} returned shape {got}, expected {tuple(shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise Failure(f"brush {brush.name!r}: {what} returned NaN or infinite values")
 
 
 def _chunks(sid: torch.Tensor, size: int):

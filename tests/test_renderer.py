@@ -1,0 +1,220 @@
+"""Neural renderers: training (tiny configs, a few steps), weights files, resume, DDP, bad input,
+and the quality of the shipped renderers against the exact rasterizers."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from strokepaint import store
+from strokepaint.brush import Brush, Param
+from strokepaint.errors import Failure, UsageError
+from strokepaint.plugins import get_brush
+from strokepaint.renderer import NeuralRenderer, RendererConfig
+from strokepaint.train_renderer import TrainConfig, eval_set, fidelity, make_strokes, train
+
+TINY_SETTINGS = "frame=8 channels=[8,4] hidden=16 pool_start=64 fresh=4 batch=8 val=16 calibrate=2 warmup=1 eval_strokes=64"
+TINY = [arg for kv in TINY_SETTINGS.split() for arg in ("--set", kv)] + ["--threads", "1"]
+TINY_MODEL = RendererConfig(frame=8, channels=(8, 4), hidden=16)
+TINY_TRAIN = TrainConfig(pool_start=64, fresh=4, batch=8, val=16, calibrate=2, warmup=1, eval_strokes=64)
+
+
+def test_renderer_shapes_and_gradients():
+    b = get_brush("bezier")
+    m = NeuralRenderer(b, TINY_MODEL)
+    g = b.sample(5, torch.Generator().manual_seed(0)).requires_grad_(True)
+    out = m(g)
+    assert out.shape == (5, 128, 128) and float(out.min()) >= 0 and float(out.max()) <= 1
+    out.sum().backward()
+    assert g.grad is not None and torch.isfinite(g.grad).all() and g.grad.abs().sum() > 0
+
+
+def test_train_writes_weights_with_metadata(tmp_path, cli):
+    r = cli("train-brush", "circle", "--steps", "3", *TINY)
+    assert r.returncode == 0, r.stderr
+    out = store.user_dir() / "circle.renderer.safetensors"
+    assert out.is_file() and "wrote" in r.stderr
+    meta = store.load_weights(out, "renderer")[1]
+    assert meta["brush"] == "circle" and meta["steps"] == "3" and meta["schema"] == get_brush("circle").schema_hash()
+    assert RendererConfig.from_json(meta["config"]).frame == 8
+    assert set(json.loads(meta["fidelity"])) == {"mse", "rel_l2"}
+    rows = {b["name"]: b for b in json.loads(cli("brushes", "--json").stdout)}
+    assert rows["circle"]["renderer"] == str(out) and rows["circle"]["renderer_source"] == "user"
+    r = cli("eval-brush", "circle", "--json", "--strokes", "64")
+    result = json.loads(r.stdout)
+    assert {"brush", "strokes", "mse", "rel_l2", "strokes_per_s"} <= set(result) and result["strokes"] == 64
+
+
+def test_same_seed_same_weights(tmp_path, cli):
+    outs = []
+    for i, seed in enumerate(("5", "5", "6")):
+        out = tmp_path / f"r{i}.safetensors"
+        assert cli("train-brush", "line", "--steps", "2", "--seed", seed, "--out", str(out), *TINY).returncode == 0
+        outs.append(load_file(out))
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+    assert not all(torch.equal(outs[0][k], outs[2][k]) for k in outs[0])
+
+
+def test_interrupt_then_resume(tmp_path):
+    out = tmp_path / "c.safetensors"
+    brush = get_brush("circle")
+
+    def stop_at_2(step, total, info):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(brush, out, steps=5, model_cfg=TINY_MODEL, train_cfg=TINY_TRAIN, progress=stop_at_2)
+    assert not out.exists() and (tmp_path / "c.safetensors.ckpt").is_file()
+    meta = train(brush, out, resume=True)
+    assert meta["steps"] == "5" and out.is_file()
+
+
+def test_kill_keeps_a_checkpoint(tmp_path):
+    out = tmp_path / "k.safetensors"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "strokepaint", "train-brush", "circle", "--steps", "1000000", "--out", str(out), *TINY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(12)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "--resume" in err and (tmp_path / "k.safetensors.ckpt").is_file() and not out.exists()
+    state = torch.load(tmp_path / "k.safetensors.ckpt", weights_only=True)
+    assert state["step"] >= 1
+
+
+def test_torchrun_two_processes_agree(tmp_path):
+    out = tmp_path / "ddp.safetensors"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29533",
+            "-m",
+            "strokepaint",
+            "train-brush",
+            "circle",
+            "--steps",
+            "3",
+            "--out",
+            str(out),
+            *TINY,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    meta = store.load_weights(out, "renderer")[1]
+    sums = json.loads(meta["rank_checksums"])
+    assert meta["world_size"] == "2" and len(sums) == 2 and sums[0] == sums[1]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["circle", "--minutes", "0"], "--minutes"),
+        (["circle", "--minutes", "-3"], "--minutes"),
+        (["circle", "--steps", "0"], "--steps"),
+        (["circle", "--steps", "3", "--minutes", "2"], "not both"),
+        (["no-such-brush"], "unknown brush"),
+        (["circle", "--steps", "2", "--out", "/proc/strokepaint/x.safetensors"], "cannot"),
+        (["circle", "--resume", "--out", "/tmp/strokepaint-none/x.safetensors"], "no checkpoint"),
+        (["circle", "--set", "frame=7"], "--set"),
+        (["circle", "--set", "nonsense=1"], "--set"),
+    ],
+)
+def test_train_bad_input(cli, args, message):
+    r = cli("train-brush", *args)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_weights_are_checked(tmp_path, cli):
+    circle = tmp_path / "circle.safetensors"
+    assert cli("train-brush", "circle", "--steps", "1", "--out", str(circle), *TINY).returncode == 0
+    r = cli("eval-brush", "line", "--renderer", str(circle))
+    assert r.returncode == 2 and "made for brush 'circle'" in r.stderr
+    truncated = tmp_path / "t.safetensors"
+    truncated.write_bytes(circle.read_bytes()[:200])
+    r = cli("eval-brush", "circle", "--renderer", str(truncated))
+    assert r.returncode == 2 and "truncated" in r.stderr
+    (tmp_path / "junk.safetensors").write_text("hello")
+    assert "not a safetensors" in cli("eval-brush", "circle", "--renderer", str(tmp_path / "junk.safetensors")).stderr
+    assert "no such weights file" in cli("eval-brush", "circle", "--renderer", str(tmp_path / "none")).stderr
+    tensors, meta = store.load_weights(circle, "renderer")
+    store.save_weights(tmp_path / "old.safetensors", tensors, {**meta, "brush_version": "0.1"})
+    r = cli("eval-brush", "circle", "--renderer", str(tmp_path / "old.safetensors"))
+    assert r.returncode == 2 and "version 0.1" in r.stderr
+
+
+class _Broken(Brush):
+    name, version = "broken", "1.0"
+    geometry = (Param("x", "x", "x"), Param("y", "y", "y"))
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def sample(self, n, gen):
+        return torch.rand(n, 2, generator=gen)
+
+    def bounds(self, g):
+        return torch.cat([g - 5, g + 5], 1)
+
+    def sdf(self, g, x, y):
+        d = torch.hypot(x - g[:, :1], y - g[:, 1:]) - 3
+        if self.mode == "nan":
+            d = d * float("nan")
+        if self.mode == "shape":
+            d = d[:, :1]
+        return d, torch.ones_like(x)
+
+
+@pytest.mark.parametrize("mode, message", [("nan", "NaN"), ("shape", "returned shape")])
+def test_broken_plugin_rasterizer_is_reported(mode, message):
+    with pytest.raises(Failure, match=message):
+        make_strokes(_Broken(mode), 8, torch.Generator().manual_seed(0), 32)
+
+
+def test_eval_without_renderer_is_a_clear_error(cli):
+    r = cli("eval-brush", "triangle", "--renderer", "/nonexistent/x.safetensors")
+    assert r.returncode == 2 and "no such weights file" in r.stderr
+
+
+# ---- shipped renderers: quality against the exact rasterizer (the parity test) -----------------
+SHIPPED = [b for b in ("bezier", "line", "circle", "triangle") if (store.shipped_dir() / store.filename(b, "renderer")).is_file()]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_renderer_quality(name, monkeypatch):
+    from strokepaint import renderer as rnd
+
+    model, meta, where = rnd.load(get_brush(name))
+    assert where in ("shipped", "user")
+    g, maps = eval_set(get_brush(name), model.cfg.canvas, 400)
+    assert fidelity(model, g, maps)["rel_l2"] <= 0.03
+    assert (store.shipped_dir() / store.filename(name, "renderer")).stat().st_size <= 16 * 2**20
+
+
+def test_unknown_kind_of_weights_refused(tmp_path):
+    store.save_weights(tmp_path / "a.safetensors", {"x": torch.zeros(1)}, {"kind": "agent"})
+    with pytest.raises(UsageError, match="not renderer weights"):
+        store.load_weights(tmp_path / "a.safetensors", "renderer")
+
+
+def test_every_builtin_has_a_shipped_renderer():
+    assert SHIPPED == ["bezier", "line", "circle", "triangle"], f"shipped: {SHIPPED}"
