@@ -227,14 +227,19 @@ def train_brush(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=_err_console(), disable=not rank0, transient=False) as bar:
+    console = _err_console()
+    with Progress(*columns, console=console, disable=not rank0, transient=False) as bar:
         task = bar.add_task("train", total=steps, stats="rasterizing the first strokes")
+        logged = {"step": 0}
 
         def progress(step: int, total: int | None, info: dict) -> None:
             stats = f"loss {info['loss']:.5f}"
             if "rel_l2" in info:
                 stats += f"  val rel_l2 {info['rel_l2']:.4f}"
             bar.update(task, completed=step, total=total, stats=stats)
+            if not console.is_terminal and rank0 and step - logged["step"] >= train_cfg.val_every:
+                console.print(f"step {step}/{total or '?'}  {stats}", highlight=False)  # a log line when not on a terminal
+                logged["step"] = step
 
         try:
             meta = train(

@@ -87,7 +87,9 @@ def _centre_sd(brush: Brush, gpx: torch.Tensor, sid: torch.Tensor, by: torch.Ten
         e = s + 65536
         cx = ((bx[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
         cy = ((by[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
-        out[s:e] = brush.sdf(gpx[sid[s:e]], cx, cy)[0][:, 0]
+        sd = brush.sdf(gpx[sid[s:e]], cx, cy)[0]
+        _check(brush, "sdf", sd, cx.shape)
+        out[s:e] = sd[:, 0]
     return out
 
 

@@ -195,7 +195,7 @@ class Learner:
         self.opt_a.step()
         for t, s in ((self.actor_t, self.actor), (self.critic_t, self.critic), (self.disc_t, self.disc)):
             soft_update(t, s, tc.tau)
-        info.update(critic=float(loss_c), q=float(q.mean()), reward=float(r.mean()))
+        info.update(critic=float(loss_c.detach()), q=float(q.detach().mean()), reward=float(r.mean()))
         return info
 
     def state(self) -> dict:

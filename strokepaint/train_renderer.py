@@ -245,11 +245,14 @@ def train(
 
     info: dict = {}
     try:
+        warm = min(10, tc.calibrate // 2)  # the first steps are slow (allocations): not timed
         t_start = time.monotonic()
         while total is None or step < total:
+            if step == warm:
+                t_start = time.monotonic()
             if total is None and step == tc.calibrate:  # turn --minutes into a step budget
-                rate = (time.monotonic() - t_start) / max(1, tc.calibrate)
-                budget = torch.tensor([tc.calibrate + int((minutes * 60 - elapsed - (time.monotonic() - t_start)) / rate)])
+                rate = (time.monotonic() - t_start) / max(1, tc.calibrate - warm)
+                budget = torch.tensor([step + int((minutes * 60 - elapsed) / rate)])
                 if world > 1:
                     dist.broadcast(budget, 0)
                 total = max(step + 1, int(budget))

@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,11 @@ def test_empty_painting_exports(tmp_path, cli):
 def test_strokes_tensor_shape():
     sf = _painting("circle", n=3, size=10)
     assert sf.tensor().shape == (3, 7) and sf.tensor().dtype == torch.float32
+
+
+def test_readme_demo_exports(tmp_path, cli):
+    """README's run command works on the shipped example stroke file."""
+    demo = Path(__file__).resolve().parent.parent / "examples" / "demo" / "demo.json"
+    r = cli("export", str(demo), "--svg", str(tmp_path / "demo.svg"), "--png", str(tmp_path / "demo.png"), "--width", "320")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "demo.png").size == (320, 200)
