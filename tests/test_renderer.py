@@ -30,7 +30,7 @@ def test_renderer_shapes_and_gradients():
     m = NeuralRenderer(b, TINY_MODEL)
     g = b.sample(5, torch.Generator().manual_seed(0)).requires_grad_(True)
     out = m(g)
-    assert out.shape == (5, 128, 128) and float(out.min()) >= 0 and float(out.max()) <= 1
+    assert out.shape == (5, 128, 128) and float(out.detach().min()) >= 0 and float(out.detach().max()) <= 1
     out.sum().backward()
     assert g.grad is not None and torch.isfinite(g.grad).all() and g.grad.abs().sum() > 0
 
