@@ -3,6 +3,7 @@ inside commands, so `strokepaint --help` stays fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -183,6 +184,7 @@ def train_brush(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Advanced: override a model or training setting, key=value.")] = None,
 ) -> None:
     """Train a brush's neural renderer on its exact rasterizer (any registered brush)."""
+    import json
     from dataclasses import fields
 
     from strokepaint import store
@@ -214,8 +216,6 @@ def train_brush(
     out = Path(out) if out else store.user_dir() / store.filename(brush.name, "renderer")
     atomic_write(out.with_name(out.name + ".probe"), b"")  # fail now, not after an hour, if unwritable
     out.with_name(out.name + ".probe").unlink()
-    import os
-
     rank0 = int(os.environ.get("RANK", "0")) == 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -259,9 +259,7 @@ def train_brush(
                 _err(f"interrupted; checkpoint saved at {checkpoint_path(out)}: continue with --resume")
             sys.exit(130)
     if rank0 and meta:
-        import json as _json
-
-        fid = _json.loads(meta["fidelity"])
+        fid = json.loads(meta["fidelity"])
         _err_console().print(
             f"wrote {out}: rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} on 2,000 strokes, "
             f"{meta['steps']} steps in {float(meta['train_seconds']) / 60:.1f} min"

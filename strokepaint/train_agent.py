@@ -86,15 +86,17 @@ class Targets:
             raise UsageError(f"{folder}: no readable images ({len(files)} files found, {self.skipped} unreadable)")
         self.resolution, self.gen = resolution, gen
 
-    def sample(self, n: int) -> torch.Tensor:
+    def sample(self, n: int, gen: random.Random | None = None) -> torch.Tensor:
+        """n crops [n, 3, R, R], drawn with `gen` (default: the source's own generator)."""
+        gen = gen or self.gen
         out = []
         for _ in range(n):
-            pic = self.pictures[self.gen.randrange(len(self.pictures))]
+            pic = self.pictures[gen.randrange(len(self.pictures))]
             _, h, w = pic.shape
-            side = max(8, int(min(h, w) * self.gen.uniform(0.35, 1.0)))
-            y, x = self.gen.randrange(h - side + 1), self.gen.randrange(w - side + 1)
+            side = max(8, int(min(h, w) * gen.uniform(0.35, 1.0)))
+            y, x = gen.randrange(h - side + 1), gen.randrange(w - side + 1)
             crop = pic[:, y : y + side, x : x + side]
-            if self.gen.random() < 0.5:
+            if gen.random() < 0.5:
                 crop = crop.flip(2)
             out.append(F.interpolate(crop[None], size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)[0])
         return torch.stack(out).clamp(0, 1)
@@ -267,9 +269,7 @@ def train(
     torch.manual_seed(seed)
     rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
     targets = Targets(data, cfg.resolution, rng)
-    val = Targets.__new__(Targets)
-    val.__dict__.update(targets.__dict__, gen=random.Random(seed + 999))
-    val_targets = val.sample(16)
+    val_targets = targets.sample(16, random.Random(seed + 999))
     learner = Learner(brush, renderer, cfg, tc)
     replay = Replay(tc.replay, cfg.resolution)
     n, r, T = tc.envs, cfg.resolution, cfg.steps
