@@ -7,12 +7,15 @@
 
 R (the resolution the agent sees and trains at) is 64 by default, not the paper's 128: the
 networks cost ~4x less, and stroke parameters are resolution-free, so the finished painting is
-still drawn by the exact rasterizer at full size.
+still drawn by the exact rasterizer at full size. The trunks end in the final R/16 x R/16 map
+flattened (not the paper's global average pool), so the head still knows *where* things are.
+The critic is narrower than the actor: it is run three times per update, the actor once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -25,9 +28,11 @@ class AgentConfig:
     resolution: int = 64  # R: side of the canvas the agent observes and trains on
     bundle: int = 5  # k: strokes per action (the paper's bundle)
     steps: int = 40  # T: actions per painting (k * T strokes)
-    width: int = 32  # channels of the first stage; doubled at each of the later stages
+    width: int = 32  # actor: channels of the first stage; doubled at each of the later stages
+    critic_width: int = 16  # the same for the critic and the discriminator
     stages: int = 4  # each halves the resolution
     params: int = 13  # P: numbers per stroke (set from the brush)
+    roles: str = ""  # one letter per number: x, y or . (set from the brush; x/y are anchored)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -63,16 +68,16 @@ class TReLU(nn.Module):
 
 
 class _Block(nn.Module):
-    """Residual block that halves the resolution: conv-norm-act-conv-norm + projected shortcut."""
+    """Residual block (stride 2 halves the resolution): conv-norm-act-conv-norm + projected shortcut."""
 
-    def __init__(self, cin: int, cout: int, norm: bool):
+    def __init__(self, cin: int, cout: int, norm: bool, stride: int = 2):
         super().__init__()
 
         def conv(a: int, b: int, stride: int, k: int = 3) -> nn.Module:
             c = nn.Conv2d(a, b, k, stride, k // 2, bias=not norm)
             return c if norm else weight_norm(c)
 
-        self.c1, self.c2, self.skip = conv(cin, cout, 2), conv(cout, cout, 1), conv(cin, cout, 2, 1)
+        self.c1, self.c2, self.skip = conv(cin, cout, stride), conv(cout, cout, 1), conv(cin, cout, stride, 1)
         self.n1 = nn.BatchNorm2d(cout) if norm else nn.Identity()
         self.n2 = nn.BatchNorm2d(cout) if norm else nn.Identity()
         self.ns = nn.BatchNorm2d(cout) if norm else nn.Identity()
@@ -87,32 +92,56 @@ class _Block(nn.Module):
 class _Trunk(nn.Module):
     """[B, cin, R, R] -> [B, features]: residual stages halving the resolution, then global pooling."""
 
-    def __init__(self, cin: int, cfg: AgentConfig, norm: bool):
+    def __init__(self, cin: int, width: int, cfg: AgentConfig, norm: bool):
         super().__init__()
-        widths = [cfg.width * 2**i for i in range(cfg.stages)]
+        widths = [width * 2**i for i in range(cfg.stages)]
         self.blocks = nn.Sequential(*[_Block(a, b, norm) for a, b in zip([cin] + widths[:-1], widths)])
-        self.features = widths[-1]
+        self.features = widths[-1] * math.ceil(cfg.resolution / 2**cfg.stages) ** 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x).mean((2, 3))
+        return self.blocks(x).flatten(1)
 
 
 class Actor(nn.Module):
+    """obs [B, 9, R, R] -> a bundle of k strokes [B, k, P] in (0, 1).
+
+    A convolutional trunk down to a G x G grid (G = R/4), plus a global context vector. Each of the
+    k strokes places itself by a softmax over the grid (soft-argmax: its anchor point) and reads
+    its numbers from the features pooled with the same weights; parameters with role x / y are
+    the anchor moved by a learned offset (in logit space). Stroke placement is thus translation
+    equivariant and colours are read where the stroke goes, which the flat head of the paper's
+    ResNet has to learn from scratch (measured: stuck at the mean-colour level for 700 updates).
+    """
+
     def __init__(self, cfg: AgentConfig):
         super().__init__()
         self.cfg = cfg
-        self.trunk = _Trunk(9, cfg, norm=True)
-        self.head = nn.Linear(self.trunk.features, cfg.bundle * cfg.params)
+        w, k, p = cfg.width, cfg.bundle, cfg.params
+        self.trunk = nn.Sequential(_Block(9, w, True), _Block(w, 2 * w, True), _Block(2 * w, 2 * w, True, stride=1))
+        self.context = nn.Sequential(nn.Linear(2 * w, 2 * w), nn.ReLU(), nn.Linear(2 * w, 2 * w))
+        self.heat = nn.Conv2d(2 * w, k, 1)
+        self.numbers = nn.Conv2d(2 * w, k * p, 1)
+        roles = cfg.roles or "." * p
+        self.register_buffer("is_x", torch.tensor([c == "x" for c in roles]), persistent=False)
+        self.register_buffer("is_y", torch.tensor([c == "y" for c in roles]), persistent=False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """[B, 9, R, R] -> [B, k, P] in (0, 1)."""
-        return torch.sigmoid(self.head(self.trunk(obs))).view(-1, self.cfg.bundle, self.cfg.params)
+        f = self.trunk(obs)  # [B, C, G, G]
+        b, c, g, _ = f.shape
+        f = torch.relu(f + self.context(f.mean((2, 3)))[:, :, None, None])
+        k, p = self.cfg.bundle, self.cfg.params
+        weights = torch.softmax(self.heat(f).flatten(2), -1)  # [B, k, G*G]
+        numbers = (self.numbers(f).view(b, k, p, g * g) * weights[:, :, None]).sum(-1)  # [B, k, P]
+        cells = coords(1, g, obs.device)[0].flatten(1)  # [2, G*G]: cell centres x, y
+        anchor = torch.logit(weights @ cells.T, 1e-3)  # [B, k, 2]
+        shift = self.is_x * anchor[..., :1] + self.is_y * anchor[..., 1:]
+        return torch.sigmoid(numbers + shift)
 
 
 class Critic(nn.Module):
     def __init__(self, cfg: AgentConfig):
         super().__init__()
-        self.trunk = _Trunk(9, cfg, norm=False)
+        self.trunk = _Trunk(9, cfg.critic_width, cfg, norm=False)
         self.head = weight_norm(nn.Linear(self.trunk.features, 1))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -122,8 +151,30 @@ class Critic(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, cfg: AgentConfig):
         super().__init__()
-        self.trunk = _Trunk(6, cfg, norm=False)
+        self.trunk = _Trunk(6, cfg.critic_width, cfg, norm=False)
         self.head = weight_norm(nn.Linear(self.trunk.features, 1))
 
     def forward(self, canvas: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(torch.cat([canvas, target], 1)))[:, 0]
+
+
+def load(brush, path=None) -> tuple[Actor, dict[str, str], str]:
+    """The agent in use for a brush (explicit path, user dir, shipped): (actor, metadata, where)."""
+    from strokepaint import store
+    from strokepaint.errors import UsageError
+
+    found = store.find(brush.name, "agent", path)
+    if found is None:
+        raise UsageError(f"brush {brush.name!r} has no trained agent; train one with `strokepaint train-agent --brush {brush.name}`")
+    path, where = found
+    tensors, meta = store.load_weights(path, "agent")
+    store.check_brush(path, meta, brush)
+    try:
+        cfg = AgentConfig.from_json(meta["config"])
+        actor = Actor(cfg)
+        actor.load_state_dict(tensors)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise UsageError(f"{path}: agent weights do not fit their architecture ({type(e).__name__})") from None
+    if cfg.params != brush.n_params:
+        raise UsageError(f"{path}: agent outputs {cfg.params} numbers per stroke, brush {brush.name} has {brush.n_params}")
+    return actor.eval(), meta, where

@@ -203,7 +203,8 @@ def train_brush(
     _warn_problems()
     dev = _setup(device, threads)
     from strokepaint.renderer import RendererConfig
-    from strokepaint.train_renderer import TrainConfig, apply_overrides, checkpoint_path, train
+    from strokepaint.store import checkpoint_path
+    from strokepaint.train_renderer import TrainConfig, apply_overrides, train
 
     model_cfg, train_cfg = RendererConfig(**brush.renderer_overrides), TrainConfig()
     model_keys = {f.name for f in fields(RendererConfig)}
@@ -263,6 +264,330 @@ def train_brush(
         _err_console().print(
             f"wrote {out}: rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} on 2,000 strokes, "
             f"{meta['steps']} steps in {float(meta['train_seconds']) / 60:.1f} min"
+        )
+
+
+@app.command("train-agent")
+def train_agent(
+    brush_name: Annotated[str, typer.Option("--brush", help="Brush to train a painting agent for.")] = "bezier",
+    data: Annotated[Path | None, typer.Option("--data", help="Folder of training photos (searched recursively).")] = None,
+    strokes: Annotated[int, typer.Option("--strokes", help="Strokes per painting (episode length x bundle of 5).")] = 200,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="Training time budget of this run (default 60).")] = None,
+    updates: Annotated[int | None, typer.Option("--updates", help="Train this many updates instead of minutes (reproducible).")] = None,
+    reward: Annotated[str, typer.Option("--reward", help="wgan (the paper's) or l2.")] = "l2",
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the agent (default: your strokepaint data folder).")] = None,
+    renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to train through (default: the brush's).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint next to --out.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    device: DeviceOpt = "auto",
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Advanced: override an agent/training setting, key=value.")] = None,
+) -> None:
+    """Train a painting agent (model-based DDPG through the brush's neural renderer) on photos."""
+    from dataclasses import fields
+
+    from strokepaint import store
+    from strokepaint.fsutil import atomic_write
+    from strokepaint.plugins import get_brush
+
+    if data is None:
+        raise UsageError("--data: give a folder of training photos (see README: Training data)")
+    if not data.is_dir():
+        raise UsageError(f"--data {data}: not a folder")
+    if minutes is not None and updates is not None:
+        raise UsageError("give --minutes or --updates, not both")
+    if minutes is not None and not minutes > 0:
+        raise UsageError(f"--minutes {minutes}: must be above 0")
+    if updates is not None and updates < 1:
+        raise UsageError(f"--updates {updates}: must be at least 1")
+    if reward not in ("wgan", "l2"):
+        raise UsageError(f"--reward {reward}: choose wgan or l2")
+    if minutes is None and updates is None:
+        minutes = 60.0
+    brush = get_brush(brush_name)
+    _warn_problems()
+    dev = _setup(device, threads)
+    from strokepaint import renderer as rnd
+    from strokepaint.agent import AgentConfig
+    from strokepaint.train_agent import AgentTraining, train
+    from strokepaint.train_renderer import apply_overrides
+
+    cfg, tc = AgentConfig(), AgentTraining(reward=reward)
+    if strokes < cfg.bundle or strokes % cfg.bundle:
+        raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {cfg.bundle}")
+    cfg.steps = strokes // cfg.bundle
+    sets = overrides or []
+    agent_keys = {f.name for f in fields(AgentConfig)}
+    apply_overrides(cfg, [kv for kv in sets if kv.partition("=")[0] in agent_keys])
+    apply_overrides(tc, [kv for kv in sets if kv.partition("=")[0] not in agent_keys])
+    if tc.batch * cfg.resolution**2 > 2**24 or tc.envs * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
+        raise UsageError("batch, envs or replay too large for memory: keep batch x resolution^2 under 16M and the replay under 8 GB")
+    model, _, _ = rnd.load(brush, renderer)
+    out = Path(out) if out else store.user_dir() / store.filename(brush.name, "agent")
+    atomic_write(out.with_name(out.name + ".probe"), b"")  # fail now, not after an hour, if unwritable
+    out.with_name(out.name + ".probe").unlink()
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = _err_console()
+    columns = [
+        TextColumn(f"[bold]{brush.name} agent[/]"),
+        BarColumn(),
+        TextColumn("{task.completed} updates"),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=console, disable=not rank0 or not console.is_terminal) as bar:
+        task = bar.add_task("train", total=updates, stats="filling the replay buffer")
+        logged = {"update": 0}
+
+        def progress(done: int, total: int | None, info: dict) -> None:
+            stats = f"reward {info.get('reward', 0):.4f}"
+            if "val_mse" in info:
+                stats += f"  val mse {info['val_mse']:.5f}"
+                bar.update(task, stats=stats)
+            bar.update(task, completed=done)
+            if not console.is_terminal and done - logged["update"] >= tc.validate_every:
+                console.print(f"update {done}/{total or '?'}  {stats}", highlight=False)
+                logged["update"] = done
+
+        try:
+            meta = train(
+                brush,
+                model,
+                data,
+                out,
+                updates=updates,
+                minutes=minutes,
+                seed=seed,
+                resume=resume,
+                cfg=cfg,
+                tc=tc,
+                device=dev,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            if rank0:
+                _err(f"interrupted; checkpoint saved at {store.checkpoint_path(out)}: continue with --resume")
+            sys.exit(130)
+    if rank0 and meta:
+        from strokepaint.train_agent import write_log
+
+        log, curve = write_log(out, meta)
+        console.print(
+            f"wrote {out}: validation mse {meta['val_mse']} after {meta['updates']} updates, "
+            f"{float(meta['train_seconds']) / 60:.1f} min in all; log {log}, learning curve {curve}"
+        )
+
+
+def _inputs(paths: list[Path]) -> list[Path]:
+    """Images named on the command line, folders expanded (recursively, sorted)."""
+    from strokepaint import images
+
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = images.find(p)
+            if not found:
+                raise UsageError(f"{p}: no images in this folder")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def _paint_outputs(src: Path, out: Path | None, out_dir: Path | None, many: bool, svg: Path | None, gif: Path | None) -> dict[str, Path]:
+    """Where one painting goes: png, strokes (next to the png), and svg/gif if asked."""
+    if out is not None:
+        png = out
+    elif out_dir is not None:
+        png = out_dir / f"{src.stem}.png"
+    else:
+        png = src.with_name(f"{src.stem}.painted.png")
+    if png.suffix.lower() != ".png":
+        raise UsageError(f"{png}: the painting is written as PNG; give a name ending in .png")
+    paths = {"png": png, "strokes": png.with_name(png.stem + ".strokes.json")}
+    if svg is not None:
+        paths["svg"] = svg / f"{src.stem}.svg" if many else svg
+    if gif is not None:
+        paths["gif"] = gif / f"{src.stem}.gif" if many else gif
+    return paths
+
+
+@app.command()
+def paint(
+    images_: Annotated[
+        list[Path], typer.Argument(metavar="IMAGE...", help="Pictures or folders of pictures to paint.", show_default=False)
+    ],
+    strokes: Annotated[int, typer.Option("--strokes", "-n", help="Strokes in the finished painting.")] = 400,
+    brush: Annotated[str, typer.Option("--brush", help="Brush to paint with (`strokepaint brushes`).")] = "bezier",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output PNG (one picture); default: IMAGE.painted.png beside it.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Folder for the outputs (created if missing): NAME.png + NAME.strokes.json.")
+    ] = None,
+    svg: Annotated[Path | None, typer.Option("--svg", help="Also write SVG here (a folder when painting several pictures).")] = None,
+    animate: Annotated[
+        Path | None, typer.Option("--animate", help="Also write a GIF of the painting process here (a folder for several).")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help="auto (agent if the brush has one, else optimize), agent or optimize.")] = "auto",
+    refine: Annotated[
+        int, typer.Option("--refine", help="Gradient steps per pass through the neural renderer (-1: the method's default).")
+    ] = -1,
+    grid: Annotated[
+        int, typer.Option("--grid", help="Tiles of the finest pass along the shorter side (0: from the size and strokes).")
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same input, options and seed give the same files.")] = 0,
+    device: DeviceOpt = "auto",
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+) -> None:
+    """Paint pictures with brush strokes: PNG at the picture's size, a stroke file beside it, SVG and GIF on request."""
+    from rich.console import Console
+
+    from strokepaint import engine
+    from strokepaint.fsutil import check_output
+
+    if not 1 <= strokes <= engine.MAX_STROKES:
+        raise UsageError(f"--strokes {strokes}: choose from 1 to {engine.MAX_STROKES:,}")
+    if method not in engine.METHODS:
+        raise UsageError(f"--method {method}: choose auto, agent or optimize")
+    if not -1 <= refine <= 10_000:
+        raise UsageError(f"--refine {refine}: choose from 0 to 10000 (-1: the default)")
+    if not 0 <= grid <= 256:
+        raise UsageError(f"--grid {grid}: choose from 1 to 256 (0: automatic)")
+    if out is not None and out_dir is not None:
+        raise UsageError("give -o/--out or --out-dir, not both")
+    sources = _inputs(images_)
+    many = len(sources) > 1
+    if many and out is not None:
+        raise UsageError(f"-o/--out names one file but {len(sources)} pictures were given; use --out-dir")
+    plans = []
+    for src in sources:
+        paths = _paint_outputs(src, out, out_dir, many, svg, animate)
+        for p in paths.values():
+            check_output(p, *sources)
+        plans.append((src, paths))
+    dev = _setup(device, threads)
+    _warn_problems()
+    err = _err_console()
+    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
+    if tools.actor is None and method == "agent":
+        raise UsageError(
+            f"brush {brush!r} has no trained agent; use --method optimize or train one with `strokepaint train-agent --brush {brush}`"
+        )
+    if tools.actor is None:
+        why = "" if method == "optimize" else f" (brush {brush!r} has no trained agent)"
+        err.print(f"painting by optimisation alone{why}: gradient descent through the neural renderer")
+    failed, code = 0, 0
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    live = sys.stderr.isatty()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=Console(stderr=True), disable=not live
+    ) as bar:
+        for i, (src, paths) in enumerate(plans):
+            task = bar.add_task(f"{src.name} ({i + 1}/{len(plans)})", total=1.0)
+
+            def report(what: str, done: int, total: int, task=task, src=src) -> None:
+                bar.update(task, completed=done / max(total, 1), description=f"{src.name}: {what}")
+
+            try:
+                painting = engine.paint(src, strokes, tools=tools, method=method, refine=refine, grid=grid, seed=seed, progress=report)
+                written = [paths["png"], paths["strokes"]]
+                painting.save_png(paths["png"])
+                painting.save_strokes(paths["strokes"])
+                if "svg" in paths:
+                    painting.save_svg(paths["svg"])
+                    written.append(paths["svg"])
+                if "gif" in paths:
+                    painting.save_gif(paths["gif"])
+                    written.append(paths["gif"])
+            except StrokepaintError as e:
+                if _state["debug"]:
+                    raise
+                bar.remove_task(task)
+                _err(str(e))
+                failed, code = failed + 1, max(code, e.exit_code)
+                continue
+            bar.remove_task(task)
+            err.print(
+                f"{src}: {len(painting.strokes)} {brush} strokes ({painting.method}, passes {'+'.join(map(str, painting.passes))}) "
+                f"in {painting.seconds:.1f} s -> " + ", ".join(str(p) for p in written)
+            )
+    if failed:
+        _err(f"{failed} of {len(plans)} pictures failed")
+        raise typer.Exit(code)
+
+
+@app.command("eval")
+def eval_(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of pictures (each resized to 128x128, shorter side, centre crop).", show_default=False)
+    ],
+    brush: Annotated[str, typer.Option("--brush", help="Brush to paint with.")] = "bezier",
+    strokes: Annotated[str, typer.Option("--strokes", help="Stroke counts, comma-separated.")] = "50,100,200",
+    method: Annotated[str, typer.Option("--method", help="auto, agent (the agent alone unless --refine) or optimize.")] = "auto",
+    refine: Annotated[
+        int, typer.Option("--refine", help="Gradient steps per pass (-1: the method's default; 0 with agent: the agent alone).")
+    ] = -1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    device: DeviceOpt = "auto",
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+) -> None:
+    """Paint every picture in a folder at 128x128 and report MSE, PSNR and seconds per picture."""
+    import json
+    import math
+    import time
+
+    from strokepaint import engine, images
+
+    try:
+        counts = [int(s) for s in strokes.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--strokes {strokes!r}: give whole numbers separated by commas, e.g. 50,100,200") from None
+    if not counts or any(not 1 <= c <= 10_000 for c in counts):
+        raise UsageError(f"--strokes {strokes!r}: each count from 1 to 10000")
+    files = images.find(folder)
+    if not files:
+        raise UsageError(f"{folder}: no images in this folder")
+    dev = _setup(device, threads)
+    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
+    rows = []
+    for f in files:
+        try:
+            img = images.centre_crop(images.open_rgb(f), 128)
+        except UsageError as e:
+            _err(str(e))
+            continue
+        target = images.to_tensor(img)
+        for n in counts:
+            t0 = time.perf_counter()
+            p = engine.paint(target, n, tools=tools, method=method, refine=refine)
+            out = p.image()
+            seconds = time.perf_counter() - t0
+            mse = float(((out.cpu() - target) ** 2).mean())
+            row = {
+                "name": f.name,
+                "strokes": n,
+                "mse": round(mse, 6),
+                "psnr": round(10 * math.log10(1 / max(mse, 1e-12)), 2),
+                "seconds": round(seconds, 3),
+            }
+            rows.append(row)
+            if not as_json:
+                typer.echo(f"{f.name:24s} {n:5d} strokes  mse {mse:.5f}  psnr {row['psnr']:6.2f} dB  {seconds:6.2f} s")
+    if not rows:
+        raise UsageError(f"{folder}: no readable images")
+    mean = {}
+    for n in counts:
+        sel = [r for r in rows if r["strokes"] == n]
+        mean[str(n)] = {k: round(sum(r[k] for r in sel) / len(sel), 6) for k in ("mse", "psnr", "seconds")}
+    method_used = "agent" if (tools.actor is not None and method != "optimize") else "optimize"
+    if as_json:
+        typer.echo(json.dumps({"brush": brush, "method": method_used, "refine": refine, "images": rows, "mean": mean}))
+        return
+    for n, m in mean.items():
+        typer.echo(
+            f"{'mean':24s} {int(n):5d} strokes  mse {m['mse']:.5f}  psnr {m['psnr']:6.2f} dB  {m['seconds']:6.2f} s  ({method_used})"
         )
 
 

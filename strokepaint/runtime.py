@@ -38,3 +38,16 @@ def device(name: str = "auto"):
     if name not in ("cpu", "cuda"):
         raise UsageError(f"--device {name}: choose auto, cpu or cuda")
     return torch.device(name)
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world) under torchrun (the process group joined on first call), (0, 1) otherwise."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() and os.environ.get("STROKEPAINT_DEVICE") == "cuda" else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)

@@ -94,3 +94,39 @@ def check_brush(path: str | os.PathLike, metadata: dict[str, str], brush) -> Non
         )
     if metadata.get("schema") != brush.schema_hash():
         raise UsageError(f"{path}: made for a different parameter definition of {brush.name}; retrain")
+
+
+# ---- training checkpoints: torch.save, read back with weights_only=True -------------------------
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    import io
+
+    import torch
+
+    from strokepaint.fsutil import atomic_write
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return atomic_write(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, brush) -> dict:
+    """A checkpoint written by save_checkpoint for this brush; a one-line UsageError otherwise."""
+    import torch
+
+    from strokepaint.errors import UsageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--resume: no checkpoint at {path}; start without --resume")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same user error
+        raise UsageError(f"{path}: unreadable checkpoint ({type(e).__name__}); start without --resume") from None
+    if not isinstance(state, dict) or state.get("brush") != brush.name or state.get("schema") != brush.schema_hash():
+        raise UsageError(f"{path}: checkpoint is for another brush or parameter definition")
+    return state

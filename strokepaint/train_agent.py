@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from strokepaint.brush import Brush
 from strokepaint.compose import blank, composite
 from strokepaint.errors import UsageError
 from strokepaint.renderer import NeuralRenderer
+
+VAL_SEED = 999
 
 
 @dataclass
@@ -43,6 +46,13 @@ class AgentTraining:
     noise: float = 0.1  # exploration: Gaussian noise on actions in logit space
     reward: str = "wgan"  # wgan | l2
     background: float = 1.0  # the blank canvas (grey level)
+    val_images: int = 32  # fixed validation crops (the learning curve)
+    validate_every: int = 250  # updates
+    checkpoint_minutes: float = 3.0
+
+
+def agent_roles(brush: Brush) -> str:
+    return "".join(p.role if p.role in ("x", "y") else "." for p in brush.params)
 
 
 # ---- the environment ---------------------------------------------------------------------------
@@ -63,9 +73,10 @@ def paint(renderer: NeuralRenderer, canvas: torch.Tensor, strokes: torch.Tensor)
 
 
 class Targets:
-    """Random crops of the training photos at several scales, resized to R x R."""
+    """Random crops of the training photos at scales from a 64-px detail to the whole photo
+    (photos kept at most 512 px on the shorter side, as uint8), resized to R x R, half mirrored."""
 
-    def __init__(self, folder: str | Path, resolution: int, gen: random.Random, keep_side: int = 256):
+    def __init__(self, folder: str | Path, resolution: int, gen: random.Random, keep_side: int = 512):
         from strokepaint import images
 
         files = images.find(folder)
@@ -81,7 +92,7 @@ class Targets:
             s = keep_side / min(w, h)
             if s < 1:
                 img = img.resize((max(1, round(w * s)), max(1, round(h * s))))
-            self.pictures.append(images.to_tensor(img))
+            self.pictures.append((images.to_tensor(img) * 255).round().to(torch.uint8))
         if not self.pictures:
             raise UsageError(f"{folder}: no readable images ({len(files)} files found, {self.skipped} unreadable)")
         self.resolution, self.gen = resolution, gen
@@ -93,9 +104,10 @@ class Targets:
         for _ in range(n):
             pic = self.pictures[gen.randrange(len(self.pictures))]
             _, h, w = pic.shape
-            side = max(8, int(min(h, w) * gen.uniform(0.35, 1.0)))
+            short = min(h, w)
+            side = round(math.exp(gen.uniform(math.log(min(64, short)), math.log(short))))
             y, x = gen.randrange(h - side + 1), gen.randrange(w - side + 1)
-            crop = pic[:, y : y + side, x : x + side]
+            crop = pic[:, y : y + side, x : x + side].float() / 255
             if gen.random() < 0.5:
                 crop = crop.flip(2)
             out.append(F.interpolate(crop[None], size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)[0])
@@ -130,7 +142,7 @@ class Replay:
 
 # ---- learning ----------------------------------------------------------------------------------
 def gradient_penalty(disc: Discriminator, real: torch.Tensor, fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    eps = torch.rand(len(real), 1, 1, 1)
+    eps = torch.rand(len(real), 1, 1, 1, device=real.device)
     mix = (eps * real + (1 - eps) * fake).requires_grad_(True)
     score = disc(mix, target)
     (grad,) = torch.autograd.grad(score.sum(), mix, create_graph=True)
@@ -163,7 +175,8 @@ class Learner:
             return ((before - target) ** 2).mean((1, 2, 3)) - ((after - target) ** 2).mean((1, 2, 3))
         return disc(after, target) - disc(before, target)
 
-    def update(self, batch) -> dict[str, float]:
+    def update(self, batch, sync=None) -> dict[str, float]:
+        """One gradient step of D (wgan), critic and actor; `sync(modules)` averages gradients (DDP)."""
         canvas, after, target, step = batch
         tc, T = self.tc, self.cfg.steps
         info: dict[str, float] = {}
@@ -172,6 +185,8 @@ class Learner:
             loss_d = fake.mean() - real.mean() + tc.gp * gradient_penalty(self.disc, target, after, target)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
+            if sync:
+                sync([self.disc])
             self.opt_d.step()
             info["wasserstein"] = float((real.mean() - fake.mean()).detach())
         not_last = (step + 1 < T).float()
@@ -181,6 +196,8 @@ class Learner:
         loss_c = F.mse_loss(self.critic(observe(canvas, target, step, T)), y)
         self.opt_c.zero_grad(set_to_none=True)
         loss_c.backward()
+        if sync:
+            sync([self.critic])
         self.opt_c.step()
         # actor: through the renderer, maximise r(s, pi(s)) + gamma V(s')
         self.actor.train()
@@ -194,6 +211,8 @@ class Learner:
         loss_a = -q.mean()
         self.opt_a.zero_grad(set_to_none=True)
         loss_a.backward()
+        if sync:
+            sync([self.actor])
         self.opt_a.step()
         for t, s in ((self.actor_t, self.actor), (self.critic_t, self.critic), (self.disc_t, self.disc)):
             soft_update(t, s, tc.tau)
@@ -221,16 +240,22 @@ def act(
     canvas: torch.Tensor | None = None,
     noise: float = 0.0,
     gen: torch.Generator | None = None,
+    background: float = 1.0,
+    first_step: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paint targets [B, 3, R, R] for `steps` actions with the actor: (canvas, strokes [B, steps*k, P])."""
+    """Paint targets [B, 3, R, R] for `steps` actions with the actor: (canvas, strokes [B, steps*k, P]).
+    `first_step` > 0 tells the actor the canvas is already partly painted (step indices past its
+    episode count as the last)."""
     actor.eval()
     b, _, r, _ = target.shape
-    canvas = blank((1.0, 1.0, 1.0), r, r, (b,)) if canvas is None else canvas
+    canvas = blank((background,) * 3, r, r, (b,)).to(target.device) if canvas is None else canvas
     all_strokes = []
     for t in range(steps):
-        a = actor(observe(canvas, target, torch.full((b,), t), actor.cfg.steps))
+        a = actor(
+            observe(canvas, target, torch.full((b,), min(first_step + t, actor.cfg.steps - 1), device=target.device), actor.cfg.steps)
+        )
         if noise:
-            a = torch.sigmoid(torch.logit(a, 1e-4) + noise * torch.randn(a.shape, generator=gen))
+            a = torch.sigmoid(torch.logit(a, 1e-4) + noise * torch.randn(a.shape, generator=gen).to(a.device))
         strokes = decode(brush, a)
         canvas = paint(renderer, canvas, strokes)
         all_strokes.append(strokes)
@@ -242,6 +267,21 @@ def config_json(cfg: AgentConfig, tc: AgentTraining) -> dict[str, str]:
 
 
 # ---- the loop ----------------------------------------------------------------------------------
+def _all_reduce_grads(modules, world: int) -> None:
+    """Data parallelism under torchrun: average the gradients (and BN statistics) over processes."""
+    import torch.distributed as dist
+
+    for m in modules:
+        for p in m.parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad /= world
+        for b in m.buffers():
+            if b.is_floating_point():
+                dist.all_reduce(b)
+                b /= world
+
+
 def train(
     brush: Brush,
     renderer: NeuralRenderer,
@@ -251,70 +291,212 @@ def train(
     updates: int | None = None,
     minutes: float | None = None,
     seed: int = 0,
+    resume: bool = False,
     cfg: AgentConfig | None = None,
     tc: AgentTraining | None = None,
+    device: torch.device | None = None,
     progress=None,
-    validate_every: int = 200,
 ) -> dict:
-    """Train an agent for `brush` on photos under `data`; writes the actor (safetensors) to `out`."""
+    """Train (or resume) an agent for `brush` on photos under `data`; writes the actor to `out`.
+
+    Budget: `updates` (deterministic for a seed) or `minutes` of this run. Checkpoints (atomic) go
+    to `<out>.ckpt` every `tc.checkpoint_minutes`, on Ctrl-C and on SIGTERM; the replay buffer is
+    not saved, a resumed run refills it with the current actor. `progress(update, total, info)`.
+    """
+    import signal
     import time
 
-    from strokepaint import store
+    from strokepaint import runtime, store
 
+    device = device or torch.device("cpu")
+    rank, world = runtime.distributed()
+    ckpt_file = store.checkpoint_path(out)
+    state = None
+    if resume:
+        state = store.load_checkpoint(ckpt_file, brush)
+        cfg, tc = AgentConfig.from_json(state["config"]), AgentTraining(**json.loads(state["training"]))
+        seed = int(state["seed"])
     cfg = cfg or AgentConfig()
     cfg.params = brush.n_params
+    cfg.roles = agent_roles(brush)
     tc = tc or AgentTraining()
     if tc.reward not in ("wgan", "l2"):
         raise UsageError(f"--reward {tc.reward}: choose wgan or l2")
-    torch.manual_seed(seed)
-    rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
-    targets = Targets(data, cfg.resolution, rng)
-    val_targets = targets.sample(16, random.Random(seed + 999))
+    if renderer.cfg.canvas < cfg.resolution:
+        raise UsageError(f"the renderer draws at {renderer.cfg.canvas} px, less than the agent's {cfg.resolution}")
+    torch.manual_seed(seed)  # identical initial networks on every rank
     learner = Learner(brush, renderer, cfg, tc)
+    done, elapsed, history = 0, 0.0, []
+    if state is not None:
+        learner.load_state(state["learner"])
+        done, elapsed, history = int(state["updates"]), float(state["elapsed"]), list(json.loads(state["history"]))
+    for m in (learner.actor, learner.critic, learner.disc, learner.actor_t, learner.critic_t, learner.disc_t, renderer):
+        m.to(device)
+    stream = seed * 1000 + rank + 7919 * done  # a fresh stream per rank and per resumed run
+    rng, gen = random.Random(stream), torch.Generator().manual_seed(stream)
+    targets = Targets(data, cfg.resolution, rng)
+    val_targets = targets.sample(tc.val_images, random.Random(VAL_SEED)).to(device)
     replay = Replay(tc.replay, cfg.resolution)
     n, r, T = tc.envs, cfg.resolution, cfg.steps
     bg = (tc.background,) * 3
-    canvas, target, t = blank(bg, r, r, (n,)), targets.sample(n), torch.zeros(n, dtype=torch.long)
-    history: list[dict] = []
-    done_updates, start, info = 0, time.monotonic(), {}
-    while True:
+    canvas, target = blank(bg, r, r, (n,)).to(device), targets.sample(n).to(device)
+    t = torch.zeros(n, dtype=torch.long, device=device)
+    warmup = tc.warmup if state is None else tc.batch  # a resumed run refills with its actor
+
+    def validate() -> float:
+        painted, _ = act(learner.actor, renderer, brush, val_targets, T, background=tc.background)
+        return float(((painted - val_targets) ** 2).mean())
+
+    def save_checkpoint() -> None:
+        if rank == 0:
+            store.save_checkpoint(
+                ckpt_file,
+                {
+                    "learner": learner.state(),
+                    "updates": done,
+                    "elapsed": elapsed,
+                    "history": json.dumps(history),
+                    "seed": seed,
+                    "brush": brush.name,
+                    "schema": brush.schema_hash(),
+                    **config_json(cfg, tc),
+                },
+            )
+
+    stop = {"flag": False}
+    old_term = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True)) if rank == 0 else None
+    if state is None and rank == 0:
+        history.append({"update": 0, "seconds": 0.0, "val_mse": validate()})
+    info: dict = {}
+    start, last_ckpt = time.monotonic() - elapsed, time.monotonic()
+    run_start, first = time.monotonic(), done  # budgets count this run only
+    try:
+        while True:
+            elapsed = time.monotonic() - start
+            over = (updates is not None and done - first >= updates) or (
+                minutes is not None and time.monotonic() - run_start >= minutes * 60
+            )
+            if world > 1:  # every rank stops at the same update
+                import torch.distributed as dist
+
+                flag = torch.tensor([float(over)])
+                dist.all_reduce(flag)
+                over = bool(flag.item())
+            if over:
+                break
+            with torch.no_grad():  # one environment step for every painting in progress
+                if replay.count < warmup and state is None:
+                    a = torch.rand(n, cfg.bundle, cfg.params, generator=gen).to(device)
+                else:
+                    learner.actor.eval()
+                    a = learner.actor(observe(canvas, target, t, T))
+                    a = torch.sigmoid(torch.logit(a, 1e-4) + tc.noise * torch.randn(a.shape, generator=gen).to(device))
+                new = paint(renderer, canvas, decode(brush, a))
+            replay.add(canvas.cpu(), new.cpu(), target.cpu(), t.cpu())
+            canvas, t = new, t + 1
+            finished = t >= T
+            if finished.any():
+                k = int(finished.sum())
+                canvas[finished], target[finished], t[finished] = blank(bg, r, r, (k,)).to(device), targets.sample(k).to(device), 0
+            if replay.count < warmup:
+                continue
+            batch = [x.to(device) for x in replay.sample(tc.batch, gen)]
+            info = learner.update(batch, sync=(lambda ms: _all_reduce_grads(ms, world)) if world > 1 else None)
+            done += 1
+            if rank == 0 and (done % tc.validate_every == 0 or done - first == updates):
+                info["val_mse"] = validate()
+                history.append({"update": done, "seconds": round(time.monotonic() - start, 1), **info})
+            if progress and rank == 0:
+                progress(done, updates, info)
+            if time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60:
+                elapsed = time.monotonic() - start
+                save_checkpoint()
+                last_ckpt = time.monotonic()
+            if stop["flag"]:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
         elapsed = time.monotonic() - start
-        if (updates is not None and done_updates >= updates) or (minutes is not None and elapsed >= minutes * 60):
-            break
-        with torch.no_grad():
-            if replay.count < tc.warmup:
-                a = torch.rand(n, cfg.bundle, cfg.params, generator=gen)
-            else:
-                learner.actor.eval()
-                a = learner.actor(observe(canvas, target, t, T))
-                a = torch.sigmoid(torch.logit(a, 1e-4) + tc.noise * torch.randn(a.shape, generator=gen))
-            new = paint(renderer, canvas, decode(brush, a))
-        replay.add(canvas, new, target, t)
-        canvas, t = new, t + 1
-        finished = t >= T
-        if finished.any():
-            k = int(finished.sum())
-            canvas[finished], target[finished], t[finished] = blank(bg, r, r, (k,)), targets.sample(k), 0
-        if replay.count < tc.warmup:
-            continue
-        info = learner.update(replay.sample(tc.batch, gen))
-        done_updates += 1
-        if done_updates % validate_every == 0 or done_updates == updates:
-            painted, _ = act(learner.actor, renderer, brush, val_targets, T)
-            info["val_mse"] = float(((painted - val_targets) ** 2).mean())
-            history.append({"update": done_updates, "seconds": round(time.monotonic() - start, 1), **info})
-        if progress:
-            progress(done_updates, updates, info)
-    meta = {
-        "kind": "agent",
-        "brush": brush.name,
-        "brush_version": brush.version,
-        "schema": brush.schema_hash(),
-        "updates": str(done_updates),
-        "train_seconds": str(round(time.monotonic() - start, 1)),
-        "seed": str(seed),
-        "history": json.dumps(history),
-        **config_json(cfg, tc),
-    }
-    store.save_weights(out, learner.actor.state_dict(), meta)
+        save_checkpoint()
+        raise
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    elapsed = time.monotonic() - start
+    if rank == 0 and (not history or history[-1]["update"] != done):
+        history.append({"update": done, "seconds": round(elapsed, 1), **info, "val_mse": validate()})
+    save_checkpoint()
+    sums = [float(sum(p.detach().double().sum() for p in learner.actor.parameters()))]
+    if world > 1:  # every rank must end with the same actor: record each one's checksum
+        import torch.distributed as dist
+
+        gathered = [torch.zeros(1, dtype=torch.float64) for _ in range(world)]
+        dist.all_gather(gathered, torch.tensor(sums, dtype=torch.float64))
+        sums = [float(x) for x in gathered]
+    meta: dict = {}
+    if rank == 0:
+        meta = {
+            "kind": "agent",
+            "brush": brush.name,
+            "brush_version": brush.version,
+            "schema": brush.schema_hash(),
+            "updates": str(done),
+            "train_seconds": str(round(elapsed, 1)),
+            "seed": str(seed),
+            "world_size": str(world),
+            "rank_checksums": json.dumps(sums),
+            "val_mse": f"{history[-1]['val_mse']:.6f}",
+            "history": json.dumps(history),
+            **config_json(cfg, tc),
+        }
+        store.save_weights(out, learner.actor.state_dict(), meta)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
     return meta
+
+
+# ---- what a run leaves behind --------------------------------------------------------------------
+def write_log(out: Path, meta: dict[str, str]) -> tuple[Path, Path]:
+    """`<out>.log.jsonl` (one validation point per line) and `<out>.curve.png` (val MSE vs minutes)."""
+    from strokepaint.fsutil import atomic_write
+
+    history = json.loads(meta["history"])
+    log = out.with_name(out.name + ".log.jsonl")
+    atomic_write(log, "".join(json.dumps(h, sort_keys=True) + "\n" for h in history))
+    curve = out.with_name(out.name + ".curve.png")
+    points = [(h["seconds"] / 60, h["val_mse"]) for h in history if "val_mse" in h]
+    atomic_write(curve, learning_curve(points, f"{meta['brush']} agent: validation MSE (log scale) against training minutes"))
+    return log, curve
+
+
+def learning_curve(points: list[tuple[float, float]], title: str, size: tuple[int, int] = (640, 400)) -> bytes:
+    """A PNG line plot of (minutes, mse) with a log-scale y axis, drawn with Pillow."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    left, right, top, bottom = 70, 20, 30, 40
+    img = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(img)
+    d.text((left, 8), title, fill="black")
+    d.rectangle([left, top, w - right, h - bottom], outline="black")
+    if points:
+        xs, ys = [p[0] for p in points], [math.log10(max(p[1], 1e-8)) for p in points]
+        x0, x1 = 0.0, max(max(xs), 1e-6)
+        y0, y1 = math.floor(min(ys)), math.ceil(max(ys))
+        y1 = y1 if y1 > y0 else y0 + 1
+        px = lambda x: left + (x - x0) / (x1 - x0) * (w - left - right)  # noqa: E731
+        py = lambda y: h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom)  # noqa: E731
+        for e in range(y0, y1 + 1):
+            d.line([left, py(e), w - right, py(e)], fill=(220, 220, 220))
+            d.text((8, py(e) - 6), f"1e{e}", fill="black")
+        for i in range(5):
+            x = x0 + (x1 - x0) * i / 4
+            d.text((px(x) - 10, h - bottom + 8), f"{x:.0f} min" if x1 >= 4 else f"{x:.1f} min", fill="black")
+        d.line([(px(x), py(y)) for x, y in zip(xs, ys)], fill=(200, 40, 40), width=2)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()

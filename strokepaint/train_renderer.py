@@ -10,10 +10,8 @@ map (which is what rel_l2 measures). Runs under torchrun (DistributedDataParalle
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
 import signal
 import time
 from dataclasses import asdict, dataclass, fields
@@ -22,10 +20,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from strokepaint import store
+from strokepaint import runtime, store
 from strokepaint.brush import Brush
 from strokepaint.errors import Failure, UsageError
-from strokepaint.fsutil import atomic_write
 from strokepaint.raster import rasterize
 from strokepaint.renderer import NeuralRenderer, RendererConfig
 
@@ -142,20 +139,6 @@ def _lr(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def _dist():
-    """(rank, world) under torchrun, (0, 1) otherwise."""
-    import torch.distributed as dist
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() and os.environ.get("STROKEPAINT_DEVICE") == "cuda" else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def checkpoint_path(out: Path) -> Path:
-    return out.with_name(out.name + ".ckpt")
-
-
 def train(
     brush: Brush,
     out: Path,
@@ -178,7 +161,7 @@ def train(
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     device = device or torch.device("cpu")
-    rank, world = _dist()
+    rank, world = runtime.distributed()
     stop = {"flag": False}
 
     def on_term(signum, frame):  # a kill: finish the step, checkpoint, leave
@@ -186,17 +169,10 @@ def train(
 
     old_term = signal.signal(signal.SIGTERM, on_term) if rank == 0 else None
     tc = train_cfg or TrainConfig()
-    ckpt_file = checkpoint_path(out)
+    ckpt_file = store.checkpoint_path(out)
     state = None
     if resume:
-        if not ckpt_file.is_file():
-            raise UsageError(f"--resume: no checkpoint at {ckpt_file}; start without --resume")
-        try:
-            state = torch.load(ckpt_file, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same user error
-            raise UsageError(f"{ckpt_file}: unreadable checkpoint ({type(e).__name__}); start without --resume") from None
-        if state.get("brush") != brush.name or state.get("schema") != brush.schema_hash():
-            raise UsageError(f"{ckpt_file}: checkpoint is for another brush or parameter definition")
+        state = store.load_checkpoint(ckpt_file, brush)
         model_cfg = RendererConfig.from_json(state["model_cfg"])
         tc = TrainConfig(**json.loads(state["train_cfg"]))
         seed = int(state["seed"])
@@ -224,8 +200,8 @@ def train(
     def save_checkpoint() -> None:
         if rank != 0:
             return
-        buf = io.BytesIO()
-        torch.save(
+        store.save_checkpoint(
+            ckpt_file,
             {
                 "model": model.state_dict(),
                 "opt": opt.state_dict(),
@@ -239,9 +215,7 @@ def train(
                 "model_cfg": model.cfg.to_json(),
                 "train_cfg": json.dumps(asdict(tc)),
             },
-            buf,
         )
-        atomic_write(ckpt_file, buf.getvalue())
 
     info: dict = {}
     try:

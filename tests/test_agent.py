@@ -60,15 +60,14 @@ def test_training_loop_runs(tmp_path, reward):
         out,
         updates=4,
         cfg=TINY,
-        tc=AgentTraining(envs=4, batch=8, replay=64, warmup=8, reward=reward),
-        validate_every=2,
+        tc=AgentTraining(envs=4, batch=8, replay=64, warmup=8, reward=reward, val_images=4, validate_every=2),
         progress=lambda u, total, info: seen.append(info),
     )
     assert meta["updates"] == "4" and len(seen) == 4
     tensors, stored = store.load_weights(out, "agent")
     assert json.loads(stored["config"])["params"] == 13
     history = json.loads(stored["history"])
-    assert [h["update"] for h in history] == [2, 4] and all(h["val_mse"] > 0 for h in history)
+    assert [h["update"] for h in history] == [0, 2, 4] and all(h["val_mse"] > 0 for h in history)
     assert all(torch.isfinite(t).all() for t in tensors.values())
 
 

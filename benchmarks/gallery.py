@@ -1,0 +1,72 @@
+"""Make README's pictures (docs/): the dev split painted (contact sheet), a photo before/after with
+a strip of the painting process, and (if given) an agent's learning curve.
+
+    python benchmarks/gallery.py --dev data/dev --photo PHOTO [--strokes 200] [--big-strokes 1500] [--curve AGENT.curve.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+import strokepaint
+from strokepaint import engine, images
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def contact_sheet(dev: Path, strokes: int, method: str) -> Image.Image:
+    files = images.find(dev)
+    sheet = Image.new("RGB", (len(files) * 132 + 4, 2 * 132 + 4), "white")
+    tools = engine.Tools.load("bezier")
+    for i, f in enumerate(files):
+        target = images.centre_crop(images.open_rgb(f), 128)
+        painting = strokepaint.paint(target, strokes=strokes, tools=tools, method=method)
+        sheet.paste(target, (4 + 132 * i, 4))
+        sheet.paste(engine._pil(painting.image()), (4 + 132 * i, 136))
+    return sheet
+
+
+def before_after(photo: Path, strokes: int, method: str, frames: int = 6) -> tuple[Image.Image, Image.Image]:
+    img = images.open_rgb(photo)
+    s = 480 / max(img.size)
+    img = img.resize((round(img.width * s), round(img.height * s)), Image.LANCZOS)
+    painting = strokepaint.paint(img, strokes=strokes, method=method)
+    pair = Image.new("RGB", (img.width * 2 + 12, img.height + 8), "white")
+    pair.paste(img, (4, 4))
+    pair.paste(engine._pil(painting.image()), (img.width + 8, 4))
+    shots = painting.frames(count=frames, longest=200)[1:]
+    w, h = shots[0].shape[2], shots[0].shape[1]
+    strip = Image.new("RGB", (len(shots) * (w + 4) + 4, h + 24), "white")
+    draw = ImageDraw.Draw(strip)
+    n = len(painting.strokes)
+    for i, f in enumerate(shots):
+        strip.paste(engine._pil(f), (4 + i * (w + 4), 4))
+        draw.text((4 + i * (w + 4), h + 8), f"{round(n * (i + 1) / len(shots))} strokes", fill="black")
+    return pair, strip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dev", type=Path, required=True)
+    ap.add_argument("--photo", type=Path, required=True)
+    ap.add_argument("--strokes", type=int, default=200)
+    ap.add_argument("--big-strokes", type=int, default=1500)
+    ap.add_argument("--method", default="auto")
+    ap.add_argument("--curve", type=Path)
+    a = ap.parse_args()
+    DOCS.mkdir(exist_ok=True)
+    contact_sheet(a.dev, a.strokes, a.method).save(DOCS / "dev_contact_sheet.png", optimize=True)
+    pair, strip = before_after(a.photo, a.big_strokes, a.method)
+    pair.save(DOCS / "before_after.jpg", quality=88)
+    strip.save(DOCS / "process_strip.jpg", quality=88)
+    if a.curve:
+        shutil.copyfile(a.curve, DOCS / "agent_learning_curve.png")
+    print(f"wrote {DOCS}")
+
+
+if __name__ == "__main__":
+    main()

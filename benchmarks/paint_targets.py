@@ -1,0 +1,123 @@
+"""Print the paint and agent issues' target figures, measured side by side in one run.
+
+    python benchmarks/paint_targets.py --dev data/dev [--big PHOTO] [--skip-peer] [--method auto]
+
+1. 128x128 dev split, 200 and 1000 strokes with default settings (`strokepaint eval`), against
+   geometrize with as many triangles (../shared/peers/peer_eval.py), MSE and seconds per image.
+2. MSE at 50 -> 100 -> 200 strokes per dev image (must fall on every image).
+3. A 1280x851 photo with 4,000 strokes (`strokepaint paint`, a child process): wall time, peak
+   memory, full-resolution MSE against the 128-px painting (200 strokes) upscaled, and the MSE
+   within 4 px of the finest tiles' borders against the MSE elsewhere. --big names the photo
+   (resized and centre-cropped to 1280x851); default: the first MATE nature background.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "peer_eval.py"
+MATE = Path("/usr/share/backgrounds/mate/nature")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "strokepaint", *args], capture_output=True, text=True, check=True)
+
+
+def peer(dev: Path, n: int) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, str(PEER), str(dev), str(n)], capture_output=True, text=True, check=True).stdout
+    _, mse, sec = out.strip().splitlines()[-1].split()
+    return float(mse), float(sec)
+
+
+def ours(dev: Path, counts: str, method: str) -> dict:
+    return json.loads(cli("eval", str(dev), "--strokes", counts, "--method", method, "--json").stdout)
+
+
+def big_photo(path: Path | None, dest: Path) -> Path:
+    src = path or sorted(MATE.glob("*.jpg"))[0]
+    img = Image.open(src).convert("RGB")
+    s = max(1280 / img.width, 851 / img.height)
+    img = img.resize((round(img.width * s), round(img.height * s)), Image.LANCZOS)
+    left, top = (img.width - 1280) // 2, (img.height - 851) // 2
+    img.crop((left, top, left + 1280, top + 851)).save(dest, quality=95)
+    print(f"big photo: {src} -> 1280x851")
+    return dest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dev", type=Path, required=True)
+    ap.add_argument("--big", type=Path)
+    ap.add_argument("--method", default="auto")
+    ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--skip-big", action="store_true")
+    a = ap.parse_args()
+
+    print("== 128x128 dev split, default settings ==")
+    for n, factor in ((200, 0.8), (1000, 1.0)):
+        res = ours(a.dev, str(n), a.method)
+        m = res["mean"][str(n)]
+        line = f"{n:5d} strokes  ours ({res['method']}): mse {m['mse']:.5f}  {m['seconds']:.2f} s/image"
+        if not a.skip_peer:
+            pm, ps = peer(a.dev, n)
+            line += f"  | geometrize {n} triangles: mse {pm:.5f}  {ps:.2f} s/image"
+            line += f"  | mse ratio {m['mse'] / pm:.2f} (target <= {factor}), time ratio {m['seconds'] / ps:.2f} (target <= 0.25)"
+        print(line, flush=True)
+
+    print("== MSE as strokes rise (50 -> 100 -> 200) ==")
+    res = ours(a.dev, "50,100,200", a.method)
+    by = {}
+    for row in res["images"]:
+        by.setdefault(row["name"], []).append(row["mse"])
+    for name, mses in by.items():
+        falls = all(x > y for x, y in zip(mses, mses[1:]))
+        print(f"{name:16s} " + " -> ".join(f"{x:.5f}" for x in mses) + ("  falls" if falls else "  DOES NOT FALL"))
+
+    if a.skip_big:
+        return
+    print("== 1280x851, 4,000 strokes ==")
+    from strokepaint import engine, images
+
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = big_photo(a.big, Path(tmp) / "big.jpg")
+        out = Path(tmp) / "big.png"
+        t0 = time.perf_counter()
+        cli("paint", str(photo), "--strokes", "4000", "--method", a.method, "-o", str(out))
+        wall = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        target = images.load(photo).numpy()
+        painted = np.asarray(Image.open(out).convert("RGB"), dtype=np.float64).transpose(2, 0, 1) / 255
+        err = ((painted - target) ** 2).mean(0)
+        small = Path(tmp) / "small.png"
+        Image.open(photo).resize((128, 85), Image.LANCZOS).save(small)
+        cli("paint", str(small), "--strokes", "200", "--method", a.method, "-o", str(Path(tmp) / "small_painted.png"))
+        up = Image.open(Path(tmp) / "small_painted.png").resize((1280, 851), Image.BICUBIC)
+        up_err = float(((np.asarray(up, dtype=np.float64).transpose(2, 0, 1) / 255 - target) ** 2).mean())
+        passes, _ = engine.plan(1280, 851, 4000)
+        near = np.zeros((851, 1280), bool)
+        for t in passes[-1]:
+            for x in (t.x, t.x + t.side):
+                if 4 < x < 1276:
+                    near[:, max(0, round(x) - 4) : round(x) + 4] = True
+            for y in (t.y, t.y + t.side):
+                if 4 < y < 847:
+                    near[max(0, round(y) - 4) : round(y) + 4, :] = True
+        print(f"time {wall:.1f} s (target <= 15 s), peak memory {peak:.0f} MB (target <= 2048 MB)")
+        gain = 100 * (1 - err.mean() / up_err)
+        print(f"full-res mse {err.mean():.5f}; 128-px painting (200 strokes) upscaled {up_err:.5f}: {gain:.0f}% lower (target >= 30%)")
+        seam, rest = err[near].mean(), err[~near].mean()
+        print(f"mse within 4 px of tile borders {seam:.5f}, elsewhere {rest:.5f}: ratio {seam / rest:.2f} (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The painting engine: plans, windows, unit mapping, and painting with the shipped renderers."""
+
+import pytest
+import torch
+from PIL import Image
+
+import strokepaint
+from strokepaint import engine, raster
+from strokepaint.errors import UsageError
+from strokepaint.plugins import get_brush
+
+
+def _picture(w: int, h: int) -> torch.Tensor:
+    """A smooth test picture with an edge: [3, h, w]."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    return torch.stack([x, y, (x > 0.5).float() * 0.8 + 0.1]).clamp(0, 1)
+
+
+def test_plan_covers_the_picture_coarse_to_fine():
+    passes, budgets = engine.plan(1280, 851, 4000)
+    assert sum(budgets) == 4000 and all(b > 0 for b in budgets)
+    sides = [p[0].side for p in passes]
+    assert sides == sorted(sides, reverse=True) and sides[-1] <= engine.TILE * 1.01
+    for tiles in passes:  # every pass covers the whole picture
+        assert min(t.x for t in tiles) == 0 and max(t.x + t.side for t in tiles) == pytest.approx(1280)
+        assert min(t.y for t in tiles) == 0 and max(t.y + t.side for t in tiles) == pytest.approx(851)
+    assert len(engine.plan(128, 128, 200)[0]) == 2
+    assert len(engine.plan(128, 128, 200, grid=4)[0][-1]) == 16
+    assert engine.plan(1, 1, 5) == ([[engine.Tile(0.0, 0.0, 1.0)]], [5])
+
+
+def test_share_follows_the_error():
+    assert engine.share(10, torch.tensor([1.0, 0.0, 4.0])) == [2, 0, 8]
+    assert sum(engine.share(7, torch.rand(5))) == 7
+
+
+def test_windows_crop_and_units_map_back_to_the_picture():
+    pic = _picture(40, 30)
+    tiles = engine.tiles_for(40, 30, 30)
+    win = engine.Windows.around(tiles, 0.0, 40, 30)
+    crops = win.crop(pic, 30)
+    assert torch.allclose(crops[0], pic[:, :, :30], atol=1e-5)  # an unscaled window is the picture itself
+    brush = get_brush("circle")
+    units = engine.Units(brush, engine.Windows.around(tiles, 0.25, 40, 30), 40, 30)
+    s = torch.tensor([[[0.5, 0.5, 0.1, 1.0, 0.2, 0.3, 0.4]]]).repeat(len(tiles), 1, 1)
+    assert torch.allclose(units.decode(units.encode(s)), s, atol=1e-3)
+    pic_units = units.to_picture(s)
+    assert pic_units[0, 0, 0] == pytest.approx(15 / 40) and pic_units[1, 0, 0] == pytest.approx(25 / 40)  # tile centres
+    assert pic_units[0, 0, 2] == pytest.approx(0.1 * 45 / 40)  # radius: window side / longest side
+
+
+def test_strokes_stay_on_the_picture():
+    brush = get_brush("bezier")
+    win = engine.Windows.around(engine.tiles_for(64, 64, 64), 0.125, 64, 64)
+    units = engine.Units(brush, win, 64, 64)
+    anything = units.to_picture(units.decode(torch.randn(1, 50, brush.n_params) * 10))
+    assert anything.min() >= 0 and anything.max() <= 1
+
+
+def test_paint_small_picture_improves_and_is_reproducible():
+    target = _picture(48, 32)
+    p = strokepaint.paint(target, strokes=12, refine=15, seed=3)
+    again = strokepaint.paint(target, strokes=12, refine=15, seed=3)
+    assert p.strokes.shape == (12, 13) and (p.width, p.height) == (48, 32)
+    assert torch.equal(p.strokes, again.strokes) and p.png() == again.png()
+    img = p.image()
+    assert img.shape == (3, 32, 48)
+    assert ((img - target) ** 2).mean() < ((1 - target) ** 2).mean() / 3  # far better than the blank canvas
+    assert torch.equal(img, raster.render(p.brush, p.strokes, 48, 32))  # pixels come from the rasterizer
+    assert sum(p.passes) == 12
+
+
+def test_refinement_lowers_the_error():
+    target = _picture(64, 64)
+    errs = [float(((strokepaint.paint(target, strokes=20, refine=k).image() - target) ** 2).mean()) for k in (0, 30)]
+    assert errs[1] < errs[0] * 0.8
+
+
+def test_tiles_paint_a_wide_picture_in_global_coordinates():
+    target = _picture(200, 60)
+    p = engine.paint(target, strokes=40, refine=3, grid=2)
+    assert len(p.passes) == 2 and sum(p.passes) == 40
+    x = p.strokes[:, [0, 2, 4]]
+    assert x.min() >= 0 and x.max() <= 1 and x.max() > 0.6 and x.min() < 0.4  # strokes over the whole width
+
+
+def test_every_brush_paints():
+    target = _picture(32, 32)
+    for name in ("line", "circle", "triangle"):
+        p = engine.paint(target, strokes=5, brush=name, refine=2)
+        assert p.strokes.shape == (5, get_brush(name).n_params)
+
+
+def test_pil_input_and_files(tmp_path):
+    img = Image.new("RGB", (20, 10), (200, 30, 30))
+    p = engine.paint(img, strokes=3, refine=1)
+    p.save_png(tmp_path / "p.png")
+    p.save_svg(tmp_path / "p.svg")
+    p.save_strokes(tmp_path / "p.strokes.json")
+    p.save_gif(tmp_path / "p.gif", count=3)
+    assert Image.open(tmp_path / "p.png").size == (20, 10)
+    gif = Image.open(tmp_path / "p.gif")
+    assert gif.n_frames == 4 and gif.size == (20, 10)  # blank canvas + 3 steps, the last held
+    from strokepaint import strokefile
+
+    assert strokefile.load(tmp_path / "p.strokes.json").tensor().shape == (3, 13)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"strokes": 0}, "strokes"),
+        ({"strokes": -5}, "strokes"),
+        ({"strokes": 10**9}, "strokes"),
+        ({"method": "magic"}, "method"),
+        ({"method": "agent", "brush": "circle"}, "no trained agent"),
+        ({"brush": "nope"}, "unknown brush"),
+        ({"grid": -1}, "grid"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        engine.paint(_picture(8, 8), **{"strokes": 5, "refine": 1, **kwargs})
+
+
+def test_agent_method_with_a_user_trained_agent(tmp_path, monkeypatch):
+    """A (tiny, barely trained) agent in the user's folder is found and paints tiles in bundles."""
+    from strokepaint import store
+    from strokepaint.agent import AgentConfig
+    from strokepaint.renderer import load
+    from strokepaint.train_agent import AgentTraining, train
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray((_picture(40, 40).permute(1, 2, 0).numpy() * 255).astype("uint8")).save(photos / "a.png")
+    brush = get_brush("circle")
+    out = store.user_dir() / store.filename("circle", "agent")
+    cfg = AgentConfig(resolution=16, width=4, critic_width=4, stages=2, steps=4)
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=2, validate_every=2)
+    train(brush, load(brush)[0], photos, out, updates=2, cfg=cfg, tc=tc)
+    p = engine.paint(_picture(64, 48), strokes=30, brush="circle", refine=0)
+    assert p.method == "agent" and p.strokes.shape == (30, 7) and sum(p.passes) == 30
+    q = engine.paint(_picture(64, 48), strokes=30, brush="circle", refine=2, method="optimize")
+    assert q.method == "optimize"

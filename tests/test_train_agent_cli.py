@@ -1,0 +1,85 @@
+"""`strokepaint train-agent` as a user runs it: tiny settings, a few updates."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from strokepaint import store
+
+TINY = [
+    "--strokes", "20",
+    "--set", "resolution=16", "--set", "width=4", "--set", "critic_width=4", "--set", "stages=2",
+    "--set", "envs=4", "--set", "batch=8", "--set", "replay=64", "--set", "warmup=8",
+    "--set", "val_images=4", "--set", "validate_every=2",
+]  # fmt: skip
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    for i in range(3):
+        a = (torch.rand(40, 50 + i, 3, generator=gen) * 255).to(torch.uint8).numpy()
+        Image.fromarray(a).save(folder / ("sub" if i else ".") / f"{i}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return folder
+
+
+def test_train_writes_agent_log_and_curve_then_resumes(cli, tmp_path, photos):
+    out = tmp_path / "a.agent.safetensors"
+    r = cli("train-agent", "--brush", "circle", "--data", str(photos), "--updates", "4", "--out", str(out), *TINY)
+    assert r.returncode == 0, r.stderr
+    meta = store.load_weights(out, "agent")[1]
+    assert meta["updates"] == "4" and meta["brush"] == "circle"
+    assert json.loads(meta["config"])["steps"] == 4  # 20 strokes = 4 bundles of 5
+    assert (tmp_path / "a.agent.safetensors.log.jsonl").read_text().count("\n") == 3  # updates 0, 2, 4
+    assert (tmp_path / "a.agent.safetensors.curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = cli("train-agent", "--brush", "circle", "--data", str(photos), "--updates", "2", "--out", str(out), "--resume", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert store.load_weights(out, "agent")[1]["updates"] == "6"  # resumed runs add up
+    r = cli("brushes", "--json", env={"STROKEPAINT_HOME": str(tmp_path)})
+    assert r.returncode == 0
+
+
+def test_torchrun_two_processes_agree(tmp_path, photos):
+    out = tmp_path / "ddp.agent.safetensors"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541", "-m", "strokepaint"]
+    r = subprocess.run(
+        [*cmd, "train-agent", "--brush", "circle", "--data", str(photos), "--updates", "3", "--out", str(out), *TINY],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    meta = store.load_weights(out, "agent")[1]
+    sums = json.loads(meta["rank_checksums"])
+    assert meta["world_size"] == "2" and len(sums) == 2 and sums[0] == sums[1]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "--data"),
+        (["--data", "/nonexistent-folder"], "not a folder"),
+        (["--data", "EMPTY"], "no readable images"),
+        (["--data", "PHOTOS", "--strokes", "12"], "multiple of the bundle"),
+        (["--data", "PHOTOS", "--reward", "gold"], "--reward"),
+        (["--data", "PHOTOS", "--set", "batch=100000"], "too large for memory"),
+        (["--data", "PHOTOS", "--renderer", "OTHER"], "brush"),
+    ],
+)
+def test_bad_input_is_one_line(cli, tmp_path, photos, args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "x.png").write_text("not an image")
+    other = store.find("line", "renderer")[0]  # a renderer trained for another brush
+    subst = {"EMPTY": str(tmp_path / "empty"), "PHOTOS": str(photos), "OTHER": str(other)}
+    out = tmp_path / "x.agent.safetensors"
+    r = cli("train-agent", "--brush", "circle", "--updates", "1", "--out", str(out), *[subst.get(a, a) for a in args])
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert not out.exists()
