@@ -57,7 +57,12 @@ def main() -> None:
     ap.add_argument("--big-strokes", type=int, default=1500)
     ap.add_argument("--method", default="auto")
     ap.add_argument("--curve", type=Path)
+    ap.add_argument("--threads", type=int)
     a = ap.parse_args()
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     DOCS.mkdir(exist_ok=True)
     contact_sheet(a.dev, a.strokes, a.method).save(DOCS / "dev_contact_sheet.png", optimize=True)
     pair, strip = before_after(a.photo, a.big_strokes, a.method)

@@ -1,7 +1,8 @@
 """Print the paint and agent issues' target figures, measured side by side in one run.
 
-    python benchmarks/paint_targets.py --dev data/dev [--big PHOTO] [--skip-peer] [--method auto]
+    python benchmarks/paint_targets.py --dev data/dev [--agent] [--big PHOTO] [--skip-peer] [--skip-big] [--method auto]
 
+0. (--agent) the bezier agent alone at 200 strokes against geometrize; MSE at 50 -> 100 -> 200.
 1. 128x128 dev split, 200 and 1000 strokes with default settings (`strokepaint eval`), against
    geometrize with as many triangles (../shared/peers/peer_eval.py), MSE and seconds per image.
 2. MSE at 50 -> 100 -> 200 strokes per dev image (must fall on every image).
@@ -39,8 +40,17 @@ def peer(dev: Path, n: int) -> tuple[float, float]:
     return float(mse), float(sec)
 
 
-def ours(dev: Path, counts: str, method: str) -> dict:
-    return json.loads(cli("eval", str(dev), "--strokes", counts, "--method", method, "--json").stdout)
+def ours(dev: Path, counts: str, method: str, *extra: str) -> dict:
+    return json.loads(cli("eval", str(dev), "--strokes", counts, "--method", method, *extra, "--json").stdout)
+
+
+def falls(res: dict) -> None:
+    by: dict[str, list[float]] = {}
+    for row in res["images"]:
+        by.setdefault(row["name"], []).append(row["mse"])
+    for name, mses in by.items():
+        ok = all(x > y for x, y in zip(mses, mses[1:]))
+        print(f"  {name:16s} " + " -> ".join(f"{x:.5f}" for x in mses) + ("  falls" if ok else "  DOES NOT FALL"))
 
 
 def big_photo(path: Path | None, dest: Path) -> Path:
@@ -61,7 +71,26 @@ def main() -> None:
     ap.add_argument("--method", default="auto")
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--agent", action="store_true", help="also measure the bezier agent alone (no refinement)")
     a = ap.parse_args()
+    peers: dict[int, tuple[float, float]] = {}
+
+    def peer_cached(n: int) -> tuple[float, float]:
+        if n not in peers:
+            peers[n] = peer(a.dev, n)
+        return peers[n]
+
+    if a.agent:
+        print("== the bezier agent alone, 128x128 dev split ==")
+        res = ours(a.dev, "50,100,200", "agent", "--refine", "0", "--no-colour-fit")
+        m = res["mean"]["200"]
+        line = f"  200 strokes  agent: mse {m['mse']:.5f}  {m['seconds']:.2f} s/image"
+        if not a.skip_peer:
+            pm, ps = peer_cached(200)
+            line += f"  | geometrize: mse {pm:.5f}  {ps:.2f} s/image  | mse ratio {m['mse'] / pm:.2f} (target < 1)"
+            line += f", time ratio {m['seconds'] / ps:.2f} (target <= 0.2)"
+        print(line, flush=True)
+        falls(res)
 
     print("== 128x128 dev split, default settings ==")
     for n, factor in ((200, 0.8), (1000, 1.0)):
@@ -69,19 +98,13 @@ def main() -> None:
         m = res["mean"][str(n)]
         line = f"{n:5d} strokes  ours ({res['method']}): mse {m['mse']:.5f}  {m['seconds']:.2f} s/image"
         if not a.skip_peer:
-            pm, ps = peer(a.dev, n)
+            pm, ps = peer_cached(n)
             line += f"  | geometrize {n} triangles: mse {pm:.5f}  {ps:.2f} s/image"
             line += f"  | mse ratio {m['mse'] / pm:.2f} (target <= {factor}), time ratio {m['seconds'] / ps:.2f} (target <= 0.25)"
         print(line, flush=True)
 
     print("== MSE as strokes rise (50 -> 100 -> 200) ==")
-    res = ours(a.dev, "50,100,200", a.method)
-    by = {}
-    for row in res["images"]:
-        by.setdefault(row["name"], []).append(row["mse"])
-    for name, mses in by.items():
-        falls = all(x > y for x, y in zip(mses, mses[1:]))
-        print(f"{name:16s} " + " -> ".join(f"{x:.5f}" for x in mses) + ("  falls" if falls else "  DOES NOT FALL"))
+    falls(ours(a.dev, "50,100,200", a.method))
 
     if a.skip_big:
         return

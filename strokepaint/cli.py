@@ -437,6 +437,9 @@ def paint(
         int, typer.Option("--grid", help="Tiles of the finest pass along the shorter side (0: from the size and strokes).")
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same input, options and seed give the same files.")] = 0,
+    colour_fit: Annotated[
+        bool, typer.Option("--colour-fit/--no-colour-fit", help="Finally fit the colours to the exact painting (least squares).")
+    ] = True,
     device: DeviceOpt = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
 ) -> None:
@@ -491,7 +494,9 @@ def paint(
                 bar.update(task, completed=done / max(total, 1), description=f"{src.name}: {what}")
 
             try:
-                painting = engine.paint(src, strokes, tools=tools, method=method, refine=refine, grid=grid, seed=seed, progress=report)
+                painting = engine.paint(
+                    src, strokes, tools=tools, method=method, refine=refine, grid=grid, seed=seed, fit_colours=colour_fit, progress=report
+                )
                 written = [paths["png"], paths["strokes"]]
                 painting.save_png(paths["png"])
                 painting.save_strokes(paths["strokes"])
@@ -529,6 +534,10 @@ def eval_(
     refine: Annotated[
         int, typer.Option("--refine", help="Gradient steps per pass (-1: the method's default; 0 with agent: the agent alone).")
     ] = -1,
+    grid: Annotated[int, typer.Option("--grid", help="Tiles of the finest pass along the shorter side (0: automatic).")] = 0,
+    colour_fit: Annotated[
+        bool, typer.Option("--colour-fit/--no-colour-fit", help="Finally fit the colours to the exact painting (least squares).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     device: DeviceOpt = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
@@ -561,7 +570,7 @@ def eval_(
         target = images.to_tensor(img)
         for n in counts:
             t0 = time.perf_counter()
-            p = engine.paint(target, n, tools=tools, method=method, refine=refine)
+            p = engine.paint(target, n, tools=tools, method=method, refine=refine, grid=grid, fit_colours=colour_fit)
             out = p.image()
             seconds = time.perf_counter() - t0
             mse = float(((out.cpu() - target) ** 2).mean())
@@ -583,7 +592,8 @@ def eval_(
         mean[str(n)] = {k: round(sum(r[k] for r in sel) / len(sel), 6) for k in ("mse", "psnr", "seconds")}
     method_used = "agent" if (tools.actor is not None and method != "optimize") else "optimize"
     if as_json:
-        typer.echo(json.dumps({"brush": brush, "method": method_used, "refine": refine, "images": rows, "mean": mean}))
+        doc = {"brush": brush, "method": method_used, "refine": refine, "colour_fit": colour_fit, "images": rows, "mean": mean}
+        typer.echo(json.dumps(doc))
         return
     for n, m in mean.items():
         typer.echo(

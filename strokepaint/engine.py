@@ -597,6 +597,7 @@ def paint(
     grid: int = 0,
     seed: int = 0,
     device: str = "auto",
+    fit_colours: bool = True,
     tools: Tools | None = None,
     progress: Progress | None = None,
 ) -> Painting:
@@ -625,7 +626,7 @@ def paint(
     if target.dim() != 3 or target.shape[0] != 3:
         raise UsageError(f"image tensor of shape {tuple(target.shape)}: expected [3, H, W]")
     tools = tools or Tools.load(brush, device, use_agent=method != "optimize")
-    cfg = PaintConfig(strokes=strokes, method=method, refine=refine, grid=grid, seed=seed)
+    cfg = PaintConfig(strokes=strokes, method=method, refine=refine, grid=grid, seed=seed, fit_colours=fit_colours)
     if tools.device.type == "cpu":  # (a device context costs ~40% on the CPU: every op goes through it)
         return run(target, tools.brush, tools.renderer, cfg, tools.actor, progress)
     with torch.device(tools.device):  # new tensors on the painting's device

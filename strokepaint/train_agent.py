@@ -478,7 +478,7 @@ def learning_curve(points: list[tuple[float, float]], title: str, size: tuple[in
     from PIL import Image, ImageDraw
 
     w, h = size
-    left, right, top, bottom = 70, 20, 30, 40
+    left, right, top, bottom = 70, 40, 30, 40
     img = Image.new("RGB", size, "white")
     d = ImageDraw.Draw(img)
     d.text((left, 8), title, fill="black")
@@ -495,7 +495,7 @@ def learning_curve(points: list[tuple[float, float]], title: str, size: tuple[in
             d.text((8, py(e) - 6), f"1e{e}", fill="black")
         for i in range(5):
             x = x0 + (x1 - x0) * i / 4
-            d.text((px(x) - 10, h - bottom + 8), f"{x:.0f} min" if x1 >= 4 else f"{x:.1f} min", fill="black")
+            d.text((px(x) - 16, h - bottom + 8), f"{x:.0f} min" if x1 >= 4 else f"{x:.1f} min", fill="black")
         d.line([(px(x), py(y)) for x, y in zip(xs, ys)], fill=(200, 40, 40), width=2)
     buf = io.BytesIO()
     img.save(buf, "PNG")

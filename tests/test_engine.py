@@ -142,3 +142,26 @@ def test_agent_method_with_a_user_trained_agent(tmp_path, monkeypatch):
     assert p.method == "agent" and p.strokes.shape == (30, 7) and sum(p.passes) == 30
     q = engine.paint(_picture(64, 48), strokes=30, brush="circle", refine=2, method="optimize")
     assert q.method == "optimize"
+
+
+def test_colour_fit_recovers_the_colours_of_a_painting():
+    """Shapes fixed, colours unknown: the least-squares fit finds the painting's colours again."""
+    from conftest import random_strokes
+
+    brush = get_brush("circle")
+    truth = random_strokes(brush, 20, seed=1)
+    truth[:, 3] = 1.0  # opaque
+    target = raster.render(brush, truth, 40, 40)
+    guess = truth.clone()
+    guess[:, -3:] = 0.5
+    fitted = engine.fit_colours(brush, guess, target, (1.0, 1.0, 1.0))
+    err = float(((raster.render(brush, fitted, 40, 40) - target) ** 2).mean())
+    assert err < 1e-6 < float(((raster.render(brush, guess, 40, 40) - target) ** 2).mean())
+
+
+def test_brush_without_renderer_or_agent_is_refused(monkeypatch):
+    from strokepaint import store
+
+    monkeypatch.setattr(store, "find", lambda brush, kind, explicit=None: None)
+    with pytest.raises(UsageError, match="neither an agent nor a renderer.*train-brush circle"):
+        engine.Tools.load("circle")
