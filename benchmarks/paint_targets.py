@@ -1,6 +1,6 @@
 """Print the paint and agent issues' target figures, measured side by side in one run.
 
-    python benchmarks/paint_targets.py --dev data/dev [--agent] [--big PHOTO] [--skip-peer] [--skip-big] [--method auto]
+    python benchmarks/paint_targets.py --dev data/dev [--agent] [--big PHOTO] [--skip-peer] [--skip-big] [--method optimize]
 
 0. (--agent) the bezier agent alone at 200 strokes against geometrize; MSE at 50 -> 100 -> 200.
 1. 128x128 dev split, 200 and 1000 strokes with default settings (`strokepaint eval`), against
@@ -68,7 +68,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, required=True)
     ap.add_argument("--big", type=Path)
-    ap.add_argument("--method", default="auto")
+    ap.add_argument("--method", default="optimize")
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--agent", action="store_true", help="also measure the bezier agent alone (no refinement)")

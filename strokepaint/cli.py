@@ -429,7 +429,13 @@ def paint(
     animate: Annotated[
         Path | None, typer.Option("--animate", help="Also write a GIF of the painting process here (a folder for several).")
     ] = None,
-    method: Annotated[str, typer.Option("--method", help="auto (agent if the brush has one, else optimize), agent or optimize.")] = "auto",
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="optimize (best quality, measured) or agent (the brush's agent seeds the strokes: faster with a small --refine).",
+        ),
+    ] = "optimize",
     refine: Annotated[
         int, typer.Option("--refine", help="Gradient steps per pass through the neural renderer (-1: the method's default).")
     ] = -1,
@@ -446,13 +452,13 @@ def paint(
     """Paint pictures with brush strokes: PNG at the picture's size, a stroke file beside it, SVG and GIF on request."""
     from rich.console import Console
 
-    from strokepaint import engine
+    from strokepaint import engine, store
     from strokepaint.fsutil import check_output
 
     if not 1 <= strokes <= engine.MAX_STROKES:
         raise UsageError(f"--strokes {strokes}: choose from 1 to {engine.MAX_STROKES:,}")
     if method not in engine.METHODS:
-        raise UsageError(f"--method {method}: choose auto, agent or optimize")
+        raise UsageError(f"--method {method}: choose optimize or agent")
     if not -1 <= refine <= 10_000:
         raise UsageError(f"--refine {refine}: choose from 0 to 10000 (-1: the default)")
     if not 0 <= grid <= 256:
@@ -472,14 +478,13 @@ def paint(
     dev = _setup(device, threads)
     _warn_problems()
     err = _err_console()
-    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
+    tools = engine.Tools.load(brush, str(dev), use_agent=method == "agent")
     if tools.actor is None and method == "agent":
         raise UsageError(
             f"brush {brush!r} has no trained agent; use --method optimize or train one with `strokepaint train-agent --brush {brush}`"
         )
-    if tools.actor is None:
-        why = "" if method == "optimize" else f" (brush {brush!r} has no trained agent)"
-        err.print(f"painting by optimisation alone{why}: gradient descent through the neural renderer")
+    if store.find(tools.brush.name, "agent") is None:
+        err.print(f"brush {brush!r} has no trained agent: painting by optimisation alone (gradient descent through its neural renderer)")
     failed, code = 0, 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -530,7 +535,7 @@ def eval_(
     ],
     brush: Annotated[str, typer.Option("--brush", help="Brush to paint with.")] = "bezier",
     strokes: Annotated[str, typer.Option("--strokes", help="Stroke counts, comma-separated.")] = "50,100,200",
-    method: Annotated[str, typer.Option("--method", help="auto, agent (the agent alone unless --refine) or optimize.")] = "auto",
+    method: Annotated[str, typer.Option("--method", help="optimize or agent (--refine 0 --no-colour-fit: the agent alone).")] = "optimize",
     refine: Annotated[
         int, typer.Option("--refine", help="Gradient steps per pass (-1: the method's default; 0 with agent: the agent alone).")
     ] = -1,
@@ -559,7 +564,7 @@ def eval_(
     if not files:
         raise UsageError(f"{folder}: no images in this folder")
     dev = _setup(device, threads)
-    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
+    tools = engine.Tools.load(brush, str(dev), use_agent=method == "agent")
     rows = []
     for f in files:
         try:
@@ -590,7 +595,7 @@ def eval_(
     for n in counts:
         sel = [r for r in rows if r["strokes"] == n]
         mean[str(n)] = {k: round(sum(r[k] for r in sel) / len(sel), 6) for k in ("mse", "psnr", "seconds")}
-    method_used = "agent" if (tools.actor is not None and method != "optimize") else "optimize"
+    method_used = method
     if as_json:
         doc = {"brush": brush, "method": method_used, "refine": refine, "colour_fit": colour_fit, "images": rows, "mean": mean}
         typer.echo(json.dumps(doc))

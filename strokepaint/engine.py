@@ -43,7 +43,7 @@ TILE = 128  # px of the picture: the finest tiles of a large picture (the paper'
 MAX_STROKES = 100_000
 FIT_LIMIT = 40_000_000  # strokes x pixels up to which colours are fitted at the end (~0.5 GB)
 GROUP = 1536  # strokes refined at once (bounds memory: ~0.5 MB of saved activations per stroke)
-METHODS = ("auto", "agent", "optimize")
+METHODS = ("optimize", "agent")
 Progress = Callable[[str, float, int], None]  # (what, passes done (fractional), passes)
 
 
@@ -52,7 +52,7 @@ class PaintConfig:
     """How a picture is painted. Defaults chosen by measurement (README: quality and speed)."""
 
     strokes: int = 400  # strokes in the finished painting
-    method: str = "auto"  # agent (seed with the agent, then refine) | optimize (no agent) | auto
+    method: str = "optimize"  # optimize (seeds from the error map) | agent (seeds from the agent); both then refine
     refine: int = -1  # gradient steps per pass; -1: the method's default
     resolution: int = 80  # px of a tile's window in the neural renderer
     margin: float = 0.125  # window = tile grown by this fraction of its side on every side
@@ -254,11 +254,10 @@ def seed_strokes(
         g[..., xs] = ((cx[..., None] + 0.5) / r + (g[..., xs] - g[..., xs].mean(-1, keepdim=True)) * shrink).clamp(0, 1)
     if ys:
         g[..., ys] = ((cy[..., None] + 0.5) / r + (g[..., ys] - g[..., ys].mean(-1, keepdim=True)) * shrink).clamp(0, 1)
-    if sizes:  # sizes that together roughly cover the window, varied (x0.5 .. x1.35)
+    if sizes:  # the sampler's sizes, shrunk with the count, but never much below what covers the window
+        floor = torch.tensor([0.15 / math.sqrt(max(c, 1)) for c in counts])[:, None, None]
         high = torch.tensor([geo[i].high for i in sizes])
-        cover = torch.tensor([0.5 / math.sqrt(max(c, 1)) for c in counts])[:, None, None]
-        spread = torch.exp(torch.empty(n, m, len(sizes)).uniform_(-0.7, 0.3, generator=gen))
-        g[..., sizes] = torch.minimum(cover * spread, high)
+        g[..., sizes] = torch.minimum(torch.maximum(g[..., sizes] * shrink, floor), high)
     for i, q in enumerate(geo):
         if q.role == "opacity":
             g[..., i] = 0.9  # opaque enough to matter, with room to fade
@@ -415,10 +414,8 @@ def run(
     if not 1 <= cfg.strokes <= MAX_STROKES:
         raise UsageError(f"--strokes {cfg.strokes}: choose from 1 to {MAX_STROKES:,}")
     method = cfg.method
-    if method == "auto":
-        method = "agent" if actor is not None else "optimize"
-    if method not in METHODS[1:]:
-        raise UsageError(f"--method {cfg.method}: choose auto, agent or optimize")
+    if method not in METHODS:
+        raise UsageError(f"--method {cfg.method}: choose optimize or agent")
     if method == "agent" and actor is None:
         raise UsageError(f"brush {brush.name!r} has no trained agent; use --method optimize")
     start = time.perf_counter()
@@ -592,7 +589,7 @@ def paint(
     image,
     strokes: int = 400,
     brush: str | Brush = "bezier",
-    method: str = "auto",
+    method: str = "optimize",
     refine: int = -1,
     grid: int = 0,
     seed: int = 0,
@@ -612,7 +609,7 @@ def paint(
     if not isinstance(strokes, int) or not 1 <= strokes <= MAX_STROKES:
         raise UsageError(f"strokes {strokes}: choose from 1 to {MAX_STROKES:,}")
     if method not in METHODS:
-        raise UsageError(f"method {method!r}: choose auto, agent or optimize")
+        raise UsageError(f"method {method!r}: choose optimize or agent")
     if refine < -1 or refine > 10_000:
         raise UsageError(f"refine {refine}: choose from 0 to 10000 gradient steps per pass (-1: the default)")
     if grid < 0 or grid > 256:
@@ -625,7 +622,7 @@ def paint(
         target = images.load(image)
     if target.dim() != 3 or target.shape[0] != 3:
         raise UsageError(f"image tensor of shape {tuple(target.shape)}: expected [3, H, W]")
-    tools = tools or Tools.load(brush, device, use_agent=method != "optimize")
+    tools = tools or Tools.load(brush, device, use_agent=method == "agent")
     cfg = PaintConfig(strokes=strokes, method=method, refine=refine, grid=grid, seed=seed, fit_colours=fit_colours)
     if tools.device.type == "cpu":  # (a device context costs ~40% on the CPU: every op goes through it)
         return run(target, tools.brush, tools.renderer, cfg, tools.actor, progress)

@@ -138,7 +138,7 @@ def test_agent_method_with_a_user_trained_agent(tmp_path, monkeypatch):
     cfg = AgentConfig(resolution=16, width=4, critic_width=4, stages=2, steps=4)
     tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=2, validate_every=2)
     train(brush, load(brush)[0], photos, out, updates=2, cfg=cfg, tc=tc)
-    p = engine.paint(_picture(64, 48), strokes=30, brush="circle", refine=0)
+    p = engine.paint(_picture(64, 48), strokes=30, brush="circle", refine=0, method="agent")
     assert p.method == "agent" and p.strokes.shape == (30, 7) and sum(p.passes) == 30
     q = engine.paint(_picture(64, 48), strokes=30, brush="circle", refine=2, method="optimize")
     assert q.method == "optimize"
@@ -165,3 +165,14 @@ def test_brush_without_renderer_or_agent_is_refused(monkeypatch):
     monkeypatch.setattr(store, "find", lambda brush, kind, explicit=None: None)
     with pytest.raises(UsageError, match="neither an agent nor a renderer.*train-brush circle"):
         engine.Tools.load("circle")
+
+
+def test_shipped_bezier_agent_paints_far_better_than_one_colour():
+    """The shipped agent alone (no refinement, no colour fit) on a picture it never saw."""
+    from strokepaint import store
+
+    assert store.find("bezier", "agent")[1] == "shipped"
+    target = _picture(128, 128)
+    p = engine.paint(target, strokes=200, method="agent", refine=0, fit_colours=False)
+    flat = target.mean((1, 2), keepdim=True).expand_as(target)
+    assert ((p.image() - target) ** 2).mean() < 0.3 * ((flat - target) ** 2).mean()
