@@ -341,7 +341,7 @@ def train(
     bg = (tc.background,) * 3
     canvas, target = blank(bg, r, r, (n,)).to(device), targets.sample(n).to(device)
     t = torch.zeros(n, dtype=torch.long, device=device)
-    warmup = tc.warmup if state is None else tc.batch  # a resumed run refills with its actor
+    warmup = tc.warmup  # a resumed run refills the (unsaved) replay with its actor first
 
     def validate() -> float:
         painted, _ = act(learner.actor, renderer, brush, val_targets, T, background=tc.background)
