@@ -461,8 +461,8 @@ def run(
 
                 def report(it: int, g0=g0, pi=pi, n=len(tiles), steps=iterations, k=group) -> None:
                     if progress:
-                        done = (g0 * steps + it * min(k, n - g0)) / (n * steps)
-                        progress(f"pass {pi + 1}/{len(passes)}: refining", pi + done, len(passes))
+                        frac = (g0 * steps + it * min(k, n - g0)) / (n * steps)
+                        progress(f"pass {pi + 1}/{len(passes)}: refining", pi + frac, len(passes))
 
                 parts.append(
                     _refine(
