@@ -163,12 +163,7 @@ def load(brush, path=None) -> tuple[Actor, dict[str, str], str]:
     from strokepaint import store
     from strokepaint.errors import UsageError
 
-    found = store.find(brush.name, "agent", path)
-    if found is None:
-        raise UsageError(f"brush {brush.name!r} has no trained agent; train one with `strokepaint train-agent --brush {brush.name}`")
-    path, where = found
-    tensors, meta = store.load_weights(path, "agent")
-    store.check_brush(path, meta, brush)
+    tensors, meta, path, where = store.open_for(brush, "agent", path)
     try:
         cfg = AgentConfig.from_json(meta["config"])
         actor = Actor(cfg)

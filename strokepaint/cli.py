@@ -455,14 +455,7 @@ def paint(
     from strokepaint import engine, store
     from strokepaint.fsutil import check_output
 
-    if not 1 <= strokes <= engine.MAX_STROKES:
-        raise UsageError(f"--strokes {strokes}: choose from 1 to {engine.MAX_STROKES:,}")
-    if method not in engine.METHODS:
-        raise UsageError(f"--method {method}: choose optimize or agent")
-    if not -1 <= refine <= 10_000:
-        raise UsageError(f"--refine {refine}: choose from 0 to 10000 (-1: the default)")
-    if not 0 <= grid <= 256:
-        raise UsageError(f"--grid {grid}: choose from 1 to 256 (0: automatic)")
+    engine.check_options(strokes, method, refine, grid)  # before any picture or model is loaded
     if out is not None and out_dir is not None:
         raise UsageError("give -o/--out or --out-dir, not both")
     sources = _inputs(images_)

@@ -70,6 +70,18 @@ class PaintConfig:
         return max(20, round(base * min(1.0, 200 / max(strokes, 1))))
 
 
+def check_options(strokes: int, method: str, refine: int, grid: int) -> None:
+    """Painting options a user gives (CLI or API): a one-line UsageError for any out of range."""
+    if not isinstance(strokes, int) or not 1 <= strokes <= MAX_STROKES:
+        raise UsageError(f"--strokes {strokes}: choose from 1 to {MAX_STROKES:,}")
+    if method not in METHODS:
+        raise UsageError(f"--method {method}: choose optimize or agent")
+    if not -1 <= refine <= 10_000:
+        raise UsageError(f"--refine {refine}: choose from 0 to 10000 gradient steps per pass (-1: the default)")
+    if not 0 <= grid <= 256:
+        raise UsageError(f"--grid {grid}: choose from 1 to 256 tiles along the shorter side (0: automatic)")
+
+
 @dataclass
 class Tile:
     x: float  # left edge, px of the picture
@@ -411,11 +423,8 @@ def run(
     progress: Progress | None = None,
 ) -> Painting:
     """Paint a picture [3, H, W] in [0, 1] with `cfg.strokes` strokes."""
-    if not 1 <= cfg.strokes <= MAX_STROKES:
-        raise UsageError(f"--strokes {cfg.strokes}: choose from 1 to {MAX_STROKES:,}")
+    check_options(cfg.strokes, cfg.method, cfg.refine, cfg.grid)
     method = cfg.method
-    if method not in METHODS:
-        raise UsageError(f"--method {cfg.method}: choose optimize or agent")
     if method == "agent" and actor is None:
         raise UsageError(f"brush {brush.name!r} has no trained agent; use --method optimize")
     start = time.perf_counter()
@@ -606,14 +615,7 @@ def paint(
     """
     from strokepaint import images
 
-    if not isinstance(strokes, int) or not 1 <= strokes <= MAX_STROKES:
-        raise UsageError(f"strokes {strokes}: choose from 1 to {MAX_STROKES:,}")
-    if method not in METHODS:
-        raise UsageError(f"method {method!r}: choose optimize or agent")
-    if refine < -1 or refine > 10_000:
-        raise UsageError(f"refine {refine}: choose from 0 to 10000 gradient steps per pass (-1: the default)")
-    if grid < 0 or grid > 256:
-        raise UsageError(f"grid {grid}: choose from 1 to 256 tiles along the shorter side (0: automatic)")
+    check_options(strokes, method, refine, grid)
     if isinstance(image, torch.Tensor):
         target = image
     elif hasattr(image, "convert"):  # a PIL image

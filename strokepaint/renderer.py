@@ -168,12 +168,7 @@ def load(brush: Brush, path=None) -> tuple[NeuralRenderer, dict[str, str], str]:
     """The renderer in use for a brush (explicit path, user dir, shipped): (model, metadata, where)."""
     from strokepaint.errors import UsageError
 
-    found = store.find(brush.name, "renderer", path)
-    if found is None:
-        raise UsageError(f"brush {brush.name!r} has no trained renderer; train one with `strokepaint train-brush {brush.name}`")
-    path, where = found
-    tensors, meta = store.load_weights(path, "renderer")
-    store.check_brush(path, meta, brush)
+    tensors, meta, path, where = store.open_for(brush, "renderer", path)
     if meta.get("arch") != ARCH:
         raise UsageError(f"{path}: renderer architecture {meta.get('arch')!r} is not {ARCH!r}")
     try:

@@ -38,6 +38,20 @@ def find(brush: str, kind: str, explicit: str | os.PathLike | None = None) -> tu
     return None
 
 
+def open_for(brush, kind: str, explicit: str | os.PathLike | None = None) -> tuple[dict, dict[str, str], Path, str]:
+    """The weights in use for a brush, read and checked against it: (tensors, metadata, path, where)."""
+    from strokepaint.errors import UsageError
+
+    found = find(brush.name, kind, explicit)
+    if found is None:
+        how = "train-brush " + brush.name if kind == "renderer" else f"train-agent --brush {brush.name}"
+        raise UsageError(f"brush {brush.name!r} has no trained {kind}; train one with `strokepaint {how}`")
+    path, where = found
+    tensors, meta = load_weights(path, kind)
+    check_brush(path, meta, brush)
+    return tensors, meta, path, where
+
+
 # ---- reading and writing weights: safetensors only, metadata checked on load -------------------
 FORMAT_VERSION = "1"
 
