@@ -517,7 +517,8 @@ def paint(
                 f"in {painting.seconds:.1f} s -> " + ", ".join(str(p) for p in written)
             )
     if failed:
-        _err(f"{failed} of {len(plans)} pictures failed")
+        if len(plans) > 1:  # one picture: its own error line says it all
+            _err(f"{failed} of {len(plans)} pictures failed")
         raise typer.Exit(code)
 
 
