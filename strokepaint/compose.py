@@ -15,9 +15,9 @@ def composite(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) ->
     canvas: [..., 3, H, W]   alpha: [..., N, H, W] (coverage x opacity, in [0, 1])
     color:  [..., N, 3]      returns the new canvas [..., 3, H, W]
     """
-    for i in range(alpha.shape[-3]):
-        a = alpha[..., i : i + 1, :, :]
-        c = color[..., i, :, None, None]
+    # unbind, not slicing: the backward of N slices writes N zero-filled copies of `alpha` (O(N^2)
+    # memory traffic: 2/3 of a 200-stroke refinement step); unbind's backward stacks them once
+    for a, c in zip(alpha.unsqueeze(-3).unbind(-4), color[..., None, None].unbind(-4)):
         canvas = canvas * (1 - a) + a * c
     return canvas
 
