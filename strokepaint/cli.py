@@ -347,7 +347,7 @@ def train_agent(
                 stats += f"  val mse {info['val_mse']:.5f}"
                 bar.update(task, stats=stats)
             bar.update(task, completed=done)
-            if not console.is_terminal and done - logged["update"] >= tc.validate_every:
+            if not console.is_terminal and ("val_mse" in info or done - logged["update"] >= tc.validate_every):
                 console.print(f"update {done}/{total or '?'}  {stats}", highlight=False)
                 logged["update"] = done
 

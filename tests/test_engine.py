@@ -34,6 +34,17 @@ def test_share_follows_the_error():
     assert sum(engine.share(7, torch.rand(5))) == 7
 
 
+def test_refinement_groups_pad_little_and_cover_every_tile():
+    counts = [60, 5, 0, 58, 7, 30, 6, 61]
+    groups = engine._groups(counts, 128)
+    assert sorted(i for g in groups for i in g) == [0, 1, 3, 4, 5, 6, 7]  # every tile with strokes, once
+    for g in groups:
+        assert len(g) * counts[g[0]] <= 128 and counts[g[0]] == max(counts[i] for i in g)
+    padded = sum(len(g) * counts[g[0]] for g in groups)
+    assert padded < 1.2 * sum(counts) < len(counts) * max(counts)  # vs padding every tile to the largest
+    assert engine._groups([500, 3], 128) == [[0], [1]]  # a tile above the size still gets its own group
+
+
 def test_windows_crop_and_units_map_back_to_the_picture():
     pic = _picture(40, 30)
     tiles = engine.tiles_for(40, 30, 30)
