@@ -274,7 +274,7 @@ def train_agent(
     strokes: Annotated[int, typer.Option("--strokes", help="Strokes per painting (episode length x bundle of 5).")] = 200,
     minutes: Annotated[float | None, typer.Option("--minutes", help="Training time budget of this run (default 60).")] = None,
     updates: Annotated[int | None, typer.Option("--updates", help="Train this many updates instead of minutes (reproducible).")] = None,
-    reward: Annotated[str, typer.Option("--reward", help="wgan (the paper's) or l2.")] = "l2",
+    reward: Annotated[str, typer.Option("--reward", help="wgan (the paper's), l2 (its ablation) or log (relative error drop).")] = "l2",
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the agent (default: your strokepaint data folder).")] = None,
     renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to train through (default: the brush's).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint next to --out.")] = False,
@@ -300,8 +300,10 @@ def train_agent(
         raise UsageError(f"--minutes {minutes}: must be above 0")
     if updates is not None and updates < 1:
         raise UsageError(f"--updates {updates}: must be at least 1")
-    if reward not in ("wgan", "l2"):
-        raise UsageError(f"--reward {reward}: choose wgan or l2")
+    from strokepaint.train_agent import REWARDS
+
+    if reward not in REWARDS:
+        raise UsageError(f"--reward {reward}: choose {', '.join(REWARDS)}")
     if minutes is None and updates is None:
         minutes = 60.0
     brush = get_brush(brush_name)

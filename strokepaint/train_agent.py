@@ -3,7 +3,8 @@
 env      B paintings in progress at R x R; an action paints a bundle of k strokes through the
          brush's neural renderer; an episode is T actions on one target
 reward   r(s, s') = D(s', target) - D(s, target) with D a WGAN-GP critic of (canvas, target)
-         pairs (real: (target, target)); `l2` instead: the drop in squared error
+         pairs (real: (target, target)); `l2` instead: the drop in squared error; `log`: the
+         drop in its logarithm (rewards sum to log(e_0 / e_T): every step's relative gain counts)
 critic   V(s) regressed on r + gamma * V_target(s')            (gamma = 0.95 ** k)
 actor    maximises r(s, pi(s)) + gamma * V(trans(s, pi(s))) *through the renderer*
 targets  soft copies (tau) of actor, critic and discriminator; rewards use the copy of D
@@ -29,6 +30,8 @@ from strokepaint.errors import UsageError
 from strokepaint.renderer import NeuralRenderer
 
 VAL_SEED = 999
+REWARDS = ("wgan", "l2", "log")
+LOG_FLOOR = 1e-4  # `log` reward: squared error below this counts as done (a ~40 dB painting)
 
 
 @dataclass
@@ -44,7 +47,7 @@ class AgentTraining:
     lr_disc: float = 3e-4
     gp: float = 10.0  # WGAN gradient penalty weight
     noise: float = 0.1  # exploration: Gaussian noise on actions in logit space
-    reward: str = "wgan"  # wgan | l2
+    reward: str = "wgan"  # wgan | l2 | log (the drop in log squared error)
     background: float = 1.0  # the blank canvas (grey level)
     val_images: int = 32  # fixed validation crops (the learning curve)
     validate_every: int = 250  # updates
@@ -171,8 +174,11 @@ class Learner:
             p.requires_grad_(False)
 
     def reward(self, before: torch.Tensor, after: torch.Tensor, target: torch.Tensor, disc: Discriminator) -> torch.Tensor:
-        if self.tc.reward == "l2":
-            return ((before - target) ** 2).mean((1, 2, 3)) - ((after - target) ** 2).mean((1, 2, 3))
+        if self.tc.reward in ("l2", "log"):
+            e0, e1 = ((before - target) ** 2).mean((1, 2, 3)), ((after - target) ** 2).mean((1, 2, 3))
+            if self.tc.reward == "log":  # the relative drop: a late stroke's 1 % counts as an early one's
+                return torch.log(e0 + LOG_FLOOR) - torch.log(e1 + LOG_FLOOR)
+            return e0 - e1
         return disc(after, target) - disc(before, target)
 
     def update(self, batch, sync=None) -> dict[str, float]:
@@ -320,8 +326,8 @@ def train(
     cfg.params = brush.n_params
     cfg.roles = agent_roles(brush)
     tc = tc or AgentTraining()
-    if tc.reward not in ("wgan", "l2"):
-        raise UsageError(f"--reward {tc.reward}: choose wgan or l2")
+    if tc.reward not in REWARDS:
+        raise UsageError(f"--reward {tc.reward}: choose {', '.join(REWARDS)}")
     if renderer.cfg.canvas < cfg.resolution:
         raise UsageError(f"the renderer draws at {renderer.cfg.canvas} px, less than the agent's {cfg.resolution}")
     torch.manual_seed(seed)  # identical initial networks on every rank

@@ -3,6 +3,7 @@ rewards, and writes actor weights with their configuration. (Groundwork for the 
 shipped agent and no command yet.)"""
 
 import json
+import math
 
 import pytest
 import torch
@@ -47,7 +48,7 @@ def test_actions_paint_through_the_renderer():
     assert a.grad.abs().sum() > 0  # the actor learns through the renderer
 
 
-@pytest.mark.parametrize("reward", ["wgan", "l2"])
+@pytest.mark.parametrize("reward", ["wgan", "l2", "log"])
 def test_training_loop_runs(tmp_path, reward):
     b = get_brush("bezier")
     rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
@@ -76,3 +77,16 @@ def test_no_readable_images(tmp_path):
     (tmp_path / "empty" / "x.jpg").write_text("nope")
     with pytest.raises(UsageError, match="no readable images"):
         Targets(tmp_path / "empty", 16, __import__("random").Random(0))
+
+
+def test_log_reward_is_the_relative_drop_in_squared_error():
+    from strokepaint.train_agent import LOG_FLOOR, Learner
+
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    target = torch.zeros(2, 3, 4, 4)
+    before, after = torch.full_like(target, 0.2), torch.full_like(target, 0.1)  # squared error 0.04 -> 0.01
+    rewards = {r: Learner(b, rnd, TINY, AgentTraining(reward=r)).reward(before, after, target, None) for r in ("l2", "log")}
+    assert torch.allclose(rewards["l2"], torch.tensor([0.03, 0.03]))
+    expected = math.log(0.04 + LOG_FLOOR) - math.log(0.01 + LOG_FLOOR)
+    assert torch.allclose(rewards["log"], torch.tensor([expected] * 2))
