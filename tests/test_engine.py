@@ -124,7 +124,6 @@ def test_pil_input_and_files(tmp_path):
         ({"strokes": -5}, "strokes"),
         ({"strokes": 10**9}, "strokes"),
         ({"method": "magic"}, "method"),
-        ({"method": "agent", "brush": "circle"}, "no trained agent"),
         ({"brush": "nope"}, "unknown brush"),
         ({"grid": -1}, "grid"),
     ],
@@ -178,12 +177,23 @@ def test_brush_without_renderer_or_agent_is_refused(monkeypatch):
         engine.Tools.load("circle")
 
 
-def test_shipped_bezier_agent_paints_far_better_than_one_colour():
-    """The shipped agent alone (no refinement, no colour fit) on a picture it never saw."""
+def test_agent_method_without_an_agent_is_refused(monkeypatch):
     from strokepaint import store
 
-    assert store.find("bezier", "agent")[1] == "shipped"
+    real = store.find
+    monkeypatch.setattr(store, "find", lambda brush, kind, explicit=None: None if kind == "agent" else real(brush, kind, explicit))
+    with pytest.raises(UsageError, match="no trained agent"):
+        engine.paint(_picture(8, 8), strokes=5, refine=1, brush="circle", method="agent")
+
+
+@pytest.mark.parametrize("brush", ["bezier", "line", "circle", "triangle"])
+def test_shipped_agents_paint_far_better_than_one_colour(brush):
+    """Each shipped agent alone (no refinement, no colour fit) on a picture it never saw
+    (measured: 0.14 bezier, 0.18 line, 0.20 circle, 0.24 triangle of one colour's error)."""
+    from strokepaint import store
+
+    assert store.find(brush, "agent")[1] == "shipped"
     target = _picture(128, 128)
-    p = engine.paint(target, strokes=200, method="agent", refine=0, fit_colours=False)
+    p = engine.paint(target, strokes=200, brush=brush, method="agent", refine=0, fit_colours=False)
     flat = target.mean((1, 2), keepdim=True).expand_as(target)
     assert ((p.image() - target) ** 2).mean() < 0.3 * ((flat - target) ** 2).mean()

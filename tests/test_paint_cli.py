@@ -1,6 +1,7 @@
 """`strokepaint paint` and `strokepaint eval` as a user runs them (few strokes, few refinement steps)."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -102,7 +103,6 @@ def test_batch_skips_a_bad_image_and_says_so(cli, tmp_path):
         (["GOOD", "--strokes", "999999999"], "--strokes"),
         (["GOOD", "-o", "GOOD"], "output path is the input"),
         (["GOOD", "--brush", "nope"], "unknown brush"),
-        (["GOOD", "--method", "agent", "--brush", "circle"], "no trained agent"),
         (["GOOD", "-o", "OUT.jpg"], "PNG"),
         (["GOOD", "GOOD", "-o", "OUT.png"], "--out-dir"),
     ],
@@ -145,3 +145,23 @@ def test_eval_json(cli, tmp_path):
     assert set(doc["mean"]) == {"5", "10"}
     r = cli("eval", str(folder), "--strokes", "5,x")
     assert r.returncode == 2 and "--strokes" in r.stderr
+
+
+def test_a_brush_without_an_agent_paints_by_optimisation_and_says_so(monkeypatch, tmp_path, capsys):
+    """Every built-in brush ships an agent: hide them, as for a freshly trained plugin brush."""
+    from strokepaint import cli, store
+
+    real = store.find
+    monkeypatch.setattr(store, "find", lambda brush, kind, explicit=None: None if kind == "agent" else real(brush, kind, explicit))
+    photo, out = _photo(tmp_path / "p.png"), tmp_path / "out.png"
+
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["strokepaint", "paint", str(photo), "--brush", "circle", "-n", "5", *args])
+        with pytest.raises(SystemExit) as e:
+            cli.main()
+        return e.value.code, capsys.readouterr().err
+
+    code, err = run("--method", "agent", "-o", str(out))
+    assert code == 2 and "no trained agent" in err and "--method optimize" in err and not out.exists()
+    code, err = run("--refine", "2", "-o", str(out))
+    assert code == 0 and "painting by optimisation alone" in err and out.exists()
