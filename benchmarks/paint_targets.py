@@ -1,8 +1,10 @@
 """Print the paint and agent issues' target figures, measured side by side in one run.
 
-    python benchmarks/paint_targets.py --dev data/dev [--agent] [--big PHOTO] [--skip-peer] [--skip-big] [--method optimize]
+    python benchmarks/paint_targets.py --dev data/dev [--agent [--agent-brushes bezier,line]] [--big PHOTO]
+        [--skip-peer] [--skip-paint] [--skip-big] [--method optimize]
 
-0. (--agent) the bezier agent alone at 200 strokes against geometrize; MSE at 50 -> 100 -> 200.
+0. (--agent) each brush's agent alone (default: bezier) at 200 strokes against geometrize; MSE at
+   50 -> 100 -> 200.
 1. 128x128 dev split, 200 and 1000 strokes with default settings (`strokepaint eval`), against
    geometrize with as many triangles (../shared/peers/peer_eval.py), MSE and seconds per image.
 2. MSE at 50 -> 100 -> 200 strokes per dev image (must fall on every image).
@@ -71,7 +73,9 @@ def main() -> None:
     ap.add_argument("--method", default="optimize")
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--skip-big", action="store_true")
-    ap.add_argument("--agent", action="store_true", help="also measure the bezier agent alone (no refinement)")
+    ap.add_argument("--agent", action="store_true", help="also measure agents alone (no refinement)")
+    ap.add_argument("--agent-brushes", default="bezier", help="comma-separated brushes whose agents --agent measures")
+    ap.add_argument("--skip-paint", action="store_true", help="measure the agents only (no default-painting or big-photo figures)")
     a = ap.parse_args()
     peers: dict[int, tuple[float, float]] = {}
 
@@ -81,17 +85,20 @@ def main() -> None:
         return peers[n]
 
     if a.agent:
-        print("== the bezier agent alone, 128x128 dev split ==")
-        res = ours(a.dev, "50,100,200", "agent", "--refine", "0", "--no-colour-fit")
-        m = res["mean"]["200"]
-        line = f"  200 strokes  agent: mse {m['mse']:.5f}  {m['seconds']:.2f} s/image"
-        if not a.skip_peer:
-            pm, ps = peer_cached(200)
-            line += f"  | geometrize: mse {pm:.5f}  {ps:.2f} s/image  | mse ratio {m['mse'] / pm:.2f} (target < 1)"
-            line += f", time ratio {m['seconds'] / ps:.2f} (target <= 0.2)"
-        print(line, flush=True)
-        falls(res)
+        for brush in a.agent_brushes.split(","):
+            print(f"== the {brush} agent alone, 128x128 dev split ==")
+            res = ours(a.dev, "50,100,200", "agent", "--brush", brush, "--refine", "0", "--no-colour-fit")
+            m = res["mean"]["200"]
+            line = f"  200 strokes  agent: mse {m['mse']:.5f}  {m['seconds']:.2f} s/image"
+            if not a.skip_peer:
+                pm, ps = peer_cached(200)
+                line += f"  | geometrize: mse {pm:.5f}  {ps:.2f} s/image  | mse ratio {m['mse'] / pm:.2f} (target < 1)"
+                line += f", time ratio {m['seconds'] / ps:.2f} (target <= 0.2)"
+            print(line, flush=True)
+            falls(res)
 
+    if a.skip_paint:
+        return
     print("== 128x128 dev split, default settings ==")
     for n, factor in ((200, 0.8), (1000, 1.0)):
         res = ours(a.dev, str(n), a.method)
