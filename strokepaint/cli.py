@@ -274,7 +274,7 @@ def train_agent(
     strokes: Annotated[int, typer.Option("--strokes", help="Strokes per painting (episode length x bundle of 5).")] = 200,
     minutes: Annotated[float | None, typer.Option("--minutes", help="Training time budget of this run (default 60).")] = None,
     updates: Annotated[int | None, typer.Option("--updates", help="Train this many updates instead of minutes (reproducible).")] = None,
-    reward: Annotated[str, typer.Option("--reward", help="wgan (the paper's), l2 (its ablation) or log (relative error drop).")] = "l2",
+    reward: Annotated[str, typer.Option("--reward", help="wgan (the paper's), l2 (its ablation) or log (relative error drop).")] = "log",
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the agent (default: your strokepaint data folder).")] = None,
     renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to train through (default: the brush's).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint next to --out.")] = False,
