@@ -465,7 +465,6 @@ def run(
         if iterations:  # tiles are independent: refine them in groups of at most GROUP strokes (memory),
             # tiles with similar counts together (a group pads to its largest count: the padding
             # costs compositing time, 3x the live strokes on a big photo's finest pass when unsorted)
-            z = z.clone()
             finished = 0
             for idx in _groups(counts, GROUP):
                 k, mg = len(idx), counts[idx[0]]
