@@ -21,7 +21,7 @@ from strokepaint.brush import Brush
 from strokepaint.compose import blank, composite
 
 BLOCK = 8
-SUPER = 8  # blocks per super-block side
+SPLIT = 4  # cells per side of the next coarser cell, in the coarse-to-fine search for a stroke's blocks
 PAIRS_PER_CHUNK = 2048  # (stroke, block) pairs evaluated per sdf call: bounds peak memory
 
 
@@ -48,34 +48,46 @@ def _grid_pairs(bounds: torch.Tensor, width: int, height: int, size: int) -> tup
 def _pairs(brush: Brush, gpx: torch.Tensor, width: int, height: int, block: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(stroke index, block index, block wholly inside) of every block a stroke may cover, sorted by stroke.
 
-    Blocks are classified by the distance at their centre: beyond the half-diagonal (+ AA margin)
-    the stroke cannot reach the block; below minus that, the block is wholly inside (|sd| inside
-    a union of shapes underestimates the depth, so this is safe). Super-blocks of SUPER x SUPER
-    blocks are classified first, so the fine test runs only near a stroke's edge.
+    Cells are classified by the distance at their centre: beyond the half-diagonal (+ AA margin)
+    the stroke cannot reach the cell; below minus that, the cell is wholly inside (|sd| inside
+    a union of shapes underestimates the depth, so this is safe). Classification runs coarse to
+    fine (cells SPLIT times smaller at each level, down to blocks, children outside the stroke's
+    bounding box dropped), so the fine tests run only near a stroke's edge.
     """
     nbx, nby = math.ceil(width / block), math.ceil(height / block)
     bounds = brush.bounds(gpx)
-    big = block * SUPER
-    sid, sy, sx = _grid_pairs(bounds, width, height, big)
-    sd = _centre_sd(brush, gpx, sid, sy, sx, big)
-    reach = big * math.sqrt(0.5) + 1.0
-    near = sd <= reach
-    sid, sy, sx, inside_sup = sid[near], sy[near], sx[near], sd[near] < -reach
-    # expand super-blocks into blocks (clipped to the canvas)
-    oy, ox = torch.meshgrid(torch.arange(SUPER), torch.arange(SUPER), indexing="ij")
-    by = (sy[:, None] * SUPER + oy.reshape(1, -1)).reshape(-1)
-    bx = (sx[:, None] * SUPER + ox.reshape(1, -1)).reshape(-1)
-    sid = sid.repeat_interleave(SUPER * SUPER)
-    inside = inside_sup.repeat_interleave(SUPER * SUPER)
-    on = (by < nby) & (bx < nbx)
-    sid, by, bx, inside = sid[on], by[on], bx[on], inside[on]
-    fine = ~inside
-    sd = _centre_sd(brush, gpx, sid[fine], by[fine], bx[fine], block)
-    reach = block * math.sqrt(0.5) + 1.0
-    inside[fine] = sd < -reach
-    keep = torch.ones_like(inside)
-    keep[fine] = sd <= reach
-    sid, bid, inside = sid[keep], (by * nbx + bx)[keep], inside[keep]
+    size = block
+    while size < max(width, height):
+        size *= SPLIT
+    sid, cy, cx = _grid_pairs(bounds, width, height, size)
+    kids = torch.arange(SPLIT)
+    whole: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]] = []  # cells wholly inside
+    while True:
+        sd = _centre_sd(brush, gpx, sid, cy, cx, size)
+        reach = size * math.sqrt(0.5) + 1.0
+        inner = sd < -reach
+        whole.append((sid[inner], cy[inner], cx[inner], size // block))
+        edge = (sd <= reach) & ~inner
+        sid, cy, cx = sid[edge], cy[edge], cx[edge]
+        if size == block:
+            break
+        size //= SPLIT  # the children of every edge cell that the stroke's box touches
+        cy = (cy[:, None] * SPLIT + kids).repeat_interleave(SPLIT, 1).reshape(-1)
+        cx = (cx[:, None] * SPLIT + kids).repeat(1, SPLIT).reshape(-1)
+        sid = sid.repeat_interleave(SPLIT * SPLIT)
+        b = bounds[sid]
+        on = (cy < math.ceil(height / size)) & (cx < math.ceil(width / size))
+        on &= (b[:, 0] < (cx + 1) * size) & (b[:, 2] >= cx * size) & (b[:, 1] < (cy + 1) * size) & (b[:, 3] >= cy * size)
+        sid, cy, cx = sid[on], cy[on], cx[on]
+    parts = [(sid, cy * nbx + cx, torch.zeros(len(sid), dtype=torch.bool))]
+    for s, y, x, k in whole:  # cells wholly inside -> their blocks (clipped to the canvas)
+        off = torch.arange(k)
+        by = (y[:, None] * k + off).repeat_interleave(k, 1).reshape(-1)
+        bx = (x[:, None] * k + off).repeat(1, k).reshape(-1)
+        s = s.repeat_interleave(k * k)
+        on = (by < nby) & (bx < nbx)
+        parts.append((s[on], (by * nbx + bx)[on], torch.ones(int(on.sum()), dtype=torch.bool)))
+    sid, bid, inside = (torch.cat(t) for t in zip(*parts))
     order = torch.argsort(sid, stable=True)
     return sid[order], bid[order], inside[order]
 
