@@ -377,7 +377,8 @@ def train_agent(
 
         log, curve = write_log(out, meta)
         console.print(
-            f"wrote {out}: validation mse {meta['val_mse']} after {meta['updates']} updates, "
+            f"wrote {out}: the actor of update {meta['actor_update']} (best validation mse {meta['val_mse']}) "
+            f"after {meta['updates']} updates, "
             f"{float(meta['train_seconds']) / 60:.1f} min in all; log {log}, learning curve {curve}"
         )
 

@@ -14,7 +14,7 @@ from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe
 from strokepaint.errors import UsageError
 from strokepaint.plugins import get_brush
 from strokepaint.renderer import NeuralRenderer, RendererConfig
-from strokepaint.train_agent import AgentTraining, Targets, decode, paint, train
+from strokepaint.train_agent import VAL_SEED, AgentTraining, Targets, act, decode, paint, train
 
 TINY = AgentConfig(resolution=16, width=4, stages=2, steps=4)
 
@@ -70,6 +70,27 @@ def test_training_loop_runs(tmp_path, reward):
     history = json.loads(stored["history"])
     assert [h["update"] for h in history] == [0, 2, 4] and all(h["val_mse"] > 0 for h in history)
     assert all(torch.isfinite(t).all() for t in tensors.values())
+
+
+def test_the_written_actor_is_the_best_validated_one_and_resume_keeps_it(tmp_path):
+    import random
+
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    photos, out = _photos(tmp_path / "photos"), tmp_path / "agent.safetensors"
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=1, lr_actor=0.05)
+    train(b, rnd, photos, out, updates=4, cfg=TINY, tc=tc)
+    train(b, rnd, photos, out, updates=4, resume=True)  # the best may come from either run
+    tensors, meta = store.load_weights(out, "agent")
+    history = json.loads(meta["history"])
+    best = min(history, key=lambda h: h["val_mse"])
+    assert float(meta["val_mse"]) == pytest.approx(best["val_mse"], abs=1e-6)
+    assert int(meta["actor_update"]) == best["update"]
+    actor = Actor(AgentConfig.from_json(meta["config"]))
+    actor.load_state_dict(tensors)
+    val = Targets(photos, TINY.resolution, random.Random(0)).sample(4, random.Random(VAL_SEED))
+    painted, _ = act(actor, rnd, b, val, TINY.steps)
+    assert float(((painted - val) ** 2).mean()) == pytest.approx(best["val_mse"], rel=1e-4)
 
 
 def test_no_readable_images(tmp_path):
