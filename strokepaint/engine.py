@@ -59,6 +59,10 @@ class PaintConfig:
     lr: float = 0.1  # Adam on the strokes' logits
     grid: int = 0  # tiles of the finest pass along the shorter side; 0: from the size and budget
     fit_colours: bool = True  # finally, the best colours for the exact rasterizer (small pictures)
+    # optimize: at these fractions of a pass's steps, strokes that barely show are seeded anew where
+    # the error is (dev + 8 more photos, 200 strokes: mean MSE 0.00274 -> 0.00259 at the same time)
+    reseed: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+    reseed_below: float = 0.1  # "barely shows": visible area below this fraction of the tile's mean
     seed: int = 0
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
@@ -465,7 +469,7 @@ def run(
         if iterations:  # tiles are independent: refine them in groups of at most GROUP strokes (memory),
             # tiles with similar counts together (a group pads to its largest count: the padding
             # costs compositing time, 3x the live strokes on a big photo's finest pass when unsorted)
-            finished = 0
+            finished, reseeding = 0, bool(cfg.reseed) and method == "optimize"
             for idx in _groups(counts, GROUP):
                 k, mg = len(idx), counts[idx[0]]
 
@@ -488,6 +492,7 @@ def run(
                     iterations,
                     cfg.lr,
                     report,
+                    reseed=(brush, [counts[i] for i in idx], gen, cfg.reseed, cfg.reseed_below) if reseeding else None,
                 )
                 finished += k
         with torch.no_grad():
@@ -554,10 +559,11 @@ def _groups(counts: list[int], size: int) -> list[list[int]]:
     return groups
 
 
-def _refine(z, low, span, renderer, ng, tgt, cv, inside, live, iterations, lr, report) -> torch.Tensor:
+def _refine(z, low, span, renderer, ng, tgt, cv, inside, live, iterations, lr, report, reseed=None) -> torch.Tensor:
     """Adam on the logits z [n, m, P] (strokes = low + sigmoid(z) * span), the step size falling on
     a cosine to lr/10: minimise the squared error over each window's picture area. (Adam written
-    out: torch.optim's first step imports torch._dynamo, over a second of start-up.)"""
+    out: torch.optim's first step imports torch._dynamo, over a second of start-up.) `reseed`:
+    (brush, counts, generator, fractions of the steps, threshold), see `_reseed`."""
     n, m, p = z.shape
     r = tgt.shape[-1]
     area = inside.sum((1, 2, 3)).clamp_min(1)
@@ -565,6 +571,7 @@ def _refine(z, low, span, renderer, ng, tgt, cv, inside, live, iterations, lr, r
     blank_alpha = z.new_zeros(n * m, r, r)
     m1, m2 = torch.zeros_like(z), torch.zeros_like(z)
     b1, b2, eps = 0.9, 0.999, 1e-8
+    at = {round(f * iterations) for f in reseed[3]} if reseed else set()
     for it in range(iterations):
         z.requires_grad_(True)
         s = low + torch.sigmoid(z) * span
@@ -578,9 +585,35 @@ def _refine(z, low, span, renderer, ng, tgt, cv, inside, live, iterations, lr, r
             m1.mul_(b1).add_(grad, alpha=1 - b1)
             m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
             z = z.detach() - step_lr * (m1 / (1 - b1 ** (it + 1))) / ((m2 / (1 - b2 ** (it + 1))).sqrt() + eps)
+            if it in at:
+                z, m1, m2 = _reseed(z, m1, m2, low, span, alpha.detach(), out.detach(), tgt, inside, live, reseed)
         if it % 10 == 0:
             report(it)
     return z.detach()
+
+
+def _reseed(z, m1, m2, low, span, alpha, canvas, tgt, inside, live, reseed):
+    """Strokes that barely show (visible area below `frac` of the tile's mean: covered by later
+    strokes, transparent or off the picture) are seeded anew where the error of the current canvas
+    is, and moved to the top of their tile's order; their Adam momentum is cleared."""
+    brush, counts, gen, _, frac = reseed
+    n, m, _ = z.shape
+    keep = torch.ones_like(alpha[:, 0])
+    vis = torch.empty(n, m)
+    for i in range(m - 1, -1, -1):
+        vis[:, i] = (alpha[:, i] * keep * inside[:, 0]).sum((1, 2))
+        keep = keep * (1 - alpha[:, i])
+    mean = (vis * live).sum(1, keepdim=True) / live.sum(1, keepdim=True).clamp_min(1)
+    dead = (vis < frac * mean) & live.bool()
+    if not dead.any():
+        return z, m1, m2
+    fresh = seed_strokes(brush, tgt, canvas, inside, m, counts, gen)
+    zf = torch.logit(((fresh - low) / span).clamp(1e-4, 1 - 1e-4))
+    z = torch.where(dead[..., None], zf, z)
+    m1 = torch.where(dead[..., None], torch.zeros_like(m1), m1)
+    key = dead.float() + 2 * (1 - live)  # alive in order, then the new ones, then the padding
+    order = torch.sort(key, dim=1, stable=True).indices[..., None].expand_as(z)
+    return z.gather(1, order), m1.gather(1, order), m2.gather(1, order)
 
 
 # ---- the Python API ------------------------------------------------------------------------------------

@@ -197,3 +197,24 @@ def test_shipped_agents_paint_far_better_than_one_colour(brush):
     p = engine.paint(target, strokes=200, brush=brush, method="agent", refine=0, fit_colours=False)
     flat = target.mean((1, 2), keepdim=True).expand_as(target)
     assert ((p.image() - target) ** 2).mean() < 0.3 * ((flat - target) ** 2).mean()
+
+
+def test_reseed_moves_strokes_that_do_not_show_to_the_top():
+    from strokepaint.engine import _reseed
+
+    b = get_brush("bezier")
+    n, m, r = 1, 4, 16
+    alpha = torch.zeros(n, m, r, r)
+    alpha[0, 0] = 1.0  # stroke 0 is wholly covered by strokes 1 and 2: it does not show
+    alpha[0, 1, :4] = 1.0
+    alpha[0, 2, 4:] = 1.0
+    live = torch.tensor([[1.0, 1.0, 1.0, 0.0]])  # stroke 3 is padding
+    z = torch.arange(n * m * b.n_params, dtype=torch.float32).view(n, m, -1) / 100
+    low, span = torch.zeros(1, 1, b.n_params), torch.ones(1, 1, b.n_params)
+    target, canvas, inside = torch.rand(n, 3, r, r), torch.ones(n, 3, r, r), torch.ones(n, 1, r, r)
+    m1, m2 = torch.ones_like(z), torch.ones_like(z)
+    gen = torch.Generator().manual_seed(0)
+    z2, m1b, m2b = _reseed(z, m1, m2, low, span, alpha, canvas, target, inside, live, (b, [3], gen, (), 0.1))
+    assert torch.equal(z2[0, :2], z[0, 1:3])  # the visible strokes keep their order, first
+    assert not torch.equal(z2[0, 2], z[0, 0]) and torch.equal(m1b[0, 2], torch.zeros(b.n_params))  # anew, on top
+    assert torch.equal(z2[0, 3], z[0, 3]) and torch.equal(m2b, m2)  # padding stays last
