@@ -31,7 +31,7 @@ import torch
 
 from strokepaint import raster
 from strokepaint.brush import Brush
-from strokepaint.compose import blank, composite
+from strokepaint.compose import blank, composite, uncovered
 from strokepaint.errors import UsageError
 
 if TYPE_CHECKING:
@@ -523,11 +523,7 @@ def fit_colours(brush: Brush, strokes: torch.Tensor, target: torch.Tensor, backg
     n, g = len(strokes), brush.n_geometry
     _, h, w = target.shape
     a = raster.rasterize(brush, strokes[:, :g], w, h).reshape(n, -1).double()  # [N, HW]
-    keep = torch.empty(n + 1, h * w, dtype=a.dtype)  # keep[i] = prod_{j >= i} (1 - a_j)
-    keep[n] = 1  # (a loop of row products: 5x faster than cumprod over flipped copies)
-    clear = 1 - a
-    for i in range(n - 1, -1, -1):
-        torch.mul(keep[i + 1], clear[i], out=keep[i])
+    keep = uncovered(a)  # [N + 1, HW]
     weights = a * keep[1:]  # [N, HW]
     rest = target.reshape(3, -1).double() - torch.tensor(background, dtype=torch.float64)[:, None] * keep[0]  # [3, HW]
     old = strokes[:, g:].double()  # [N, 3]
@@ -598,11 +594,7 @@ def _reseed(z, m1, m2, low, span, alpha, canvas, tgt, inside, live, reseed):
     is, and moved to the top of their tile's order; their Adam momentum is cleared."""
     brush, counts, gen, _, frac = reseed
     n, m, _ = z.shape
-    keep = torch.ones_like(alpha[:, 0])
-    vis = torch.empty(n, m)
-    for i in range(m - 1, -1, -1):
-        vis[:, i] = (alpha[:, i] * keep * inside[:, 0]).sum((1, 2))
-        keep = keep * (1 - alpha[:, i])
+    vis = (alpha * uncovered(alpha, 1)[:, 1:] * inside).sum((2, 3))  # [n, m] visible area
     mean = (vis * live).sum(1, keepdim=True) / live.sum(1, keepdim=True).clamp_min(1)
     dead = (vis < frac * mean) & live.bool()
     if not dead.any():
