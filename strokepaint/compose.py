@@ -14,12 +14,53 @@ def composite(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) ->
 
     canvas: [..., 3, H, W]   alpha: [..., N, H, W] (coverage x opacity, in [0, 1])
     color:  [..., N, 3]      returns the new canvas [..., 3, H, W]
+
+    Differentiable; the gradient is computed in closed form (`_Composite`) rather than by
+    autograd through N steps (a third of a refinement step's time went to that graph).
     """
-    # unbind, not slicing: the backward of N slices writes N zero-filled copies of `alpha` (O(N^2)
-    # memory traffic: 2/3 of a 200-stroke refinement step); unbind's backward stacks them once
+    if torch.is_grad_enabled() and (canvas.requires_grad or alpha.requires_grad or color.requires_grad):
+        return _Composite.apply(canvas, alpha, color)
     for a, c in zip(alpha.unsqueeze(-3).unbind(-4), color[..., None, None].unbind(-4)):
-        canvas = canvas * (1 - a) + a * c
+        canvas = torch.lerp(canvas, c, a)  # canvas * (1 - a) + a * c
     return canvas
+
+
+class _Composite(torch.autograd.Function):
+    """out = C_N with C_i = C_{i-1} (1 - a_i) + a_i c_i. With K_i = prod_{j > i} (1 - a_j) (what
+    later strokes leave of stroke i) and g = dL/dout:
+        dL/dc_i = sum_px g K_i a_i,   dL/da_i = K_i sum_rgb g (c_i - C_{i-1}),   dL/dC_0 = g K_0 (1 - a_0).
+    Batch dimensions are flattened to one; the sums are batched matrix products."""
+
+    @staticmethod
+    def forward(ctx, canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
+        *lead, n, h, w = alpha.shape
+        cur = canvas.expand(*lead, 3, h, w).reshape(-1, 3, h, w)
+        a, c = alpha.reshape(-1, n, h, w), color.reshape(-1, n, 3)
+        before = cur.new_empty(len(cur), n, 3, h, w)  # C_{i-1}
+        for i in range(n):
+            before[:, i] = cur
+            cur = torch.lerp(cur, c[:, i, :, None, None], a[:, i, None])
+        ctx.save_for_backward(a, c, before)
+        ctx.shapes = canvas.shape, alpha.shape, color.shape
+        return cur.view(*lead, 3, h, w)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        a, c, before = ctx.saved_tensors
+        canvas_shape, alpha_shape, color_shape = ctx.shapes
+        b, n, h, w = a.shape
+        g = g.reshape(b, 3, h, w)
+        keep = uncovered(a, 1)  # [B, N + 1, H, W]
+        shown = keep[:, 1:]
+        d_color = torch.bmm((shown * a).view(b, n, h * w), g.view(b, 3, h * w).transpose(1, 2))  # [B, N, 3]
+        g_before = before[:, :, 0] * g[:, None, 0]  # sum_rgb g C_{i-1}, [B, N, H, W]
+        g_before.addcmul_(before[:, :, 1], g[:, None, 1]).addcmul_(before[:, :, 2], g[:, None, 2])
+        g_color = torch.bmm(c, g.view(b, 3, h * w)).view(b, n, h, w)  # sum_rgb g c_i
+        d_alpha = shown * (g_color - g_before)
+        d_canvas = g * keep[:, :1]
+        if d_canvas.shape != canvas_shape:  # the canvas was broadcast over the batch
+            d_canvas = d_canvas.view(*alpha_shape[:-3], 3, h, w).sum_to_size(canvas_shape)
+        return d_canvas.reshape(canvas_shape), d_alpha.view(alpha_shape), d_color.view(color_shape)
 
 
 def uncovered(alpha: torch.Tensor, dim: int = 0) -> torch.Tensor:

@@ -53,7 +53,8 @@ class PaintConfig:
 
     strokes: int = 400  # strokes in the finished painting
     method: str = "optimize"  # optimize (seeds from the error map) | agent (seeds from the agent); both then refine
-    refine: int = -1  # gradient steps per pass; -1: the method's default
+    refine: int = -1  # gradient steps per pass; -1: the method's default (`iterations`)
+    step_budget: int = 32_000  # at most this many stroke-steps (strokes x steps) in all passes
     resolution: int = 80  # px of a tile's window in the neural renderer
     margin: float = 0.125  # window = tile grown by this fraction of its side on every side
     lr: float = 0.1  # Adam on the strokes' logits
@@ -66,12 +67,17 @@ class PaintConfig:
     seed: int = 0
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
-    def iterations(self, method: str, strokes: int) -> int:
-        """Gradient steps for a pass of `strokes` strokes: fewer for big passes (cost ~ strokes)."""
+    def iterations(self, method: str, budgets: list[int]) -> list[int]:
+        """Gradient steps of each pass (its `budgets` strokes). A step costs in proportion to its
+        strokes, so a pass of many strokes gets fewer: base x min(1, 200 / strokes), at least 20;
+        and all together at most `step_budget` stroke-steps (a big painting's refinement then
+        takes ~12 s on 2 cores: README, speed)."""
         if self.refine >= 0:
-            return self.refine
+            return [self.refine] * len(budgets)
         base = 40 if method == "agent" else 120
-        return max(20, round(base * min(1.0, 200 / max(strokes, 1))))
+        steps = [max(20, base * min(1.0, 200 / max(b, 1))) for b in budgets]
+        scale = min(1.0, self.step_budget / max(1.0, sum(n * b for n, b in zip(steps, budgets))))
+        return [max(1, round(n * scale)) for n in steps]
 
 
 def check_options(strokes: int, method: str, refine: int, grid: int) -> None:
@@ -446,6 +452,7 @@ def run(
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     done: list[torch.Tensor] = []
+    schedule = cfg.iterations(method, budgets)
     for pi, (tiles, budget) in enumerate(zip(passes, budgets)):
         if progress:
             progress(f"pass {pi + 1}/{len(passes)}: {len(tiles)} tile{'s' * (len(tiles) > 1)}, {budget} strokes", pi, len(passes))
@@ -465,7 +472,7 @@ def run(
             s = seed_strokes(brush, tgt, cv, inside, m, counts, gen)
         live = (torch.arange(m)[None] < torch.tensor(counts)[:, None]).float()  # [n, m]
         z = units.encode(s)
-        iterations = cfg.iterations(method, budget)
+        iterations = schedule[pi]
         if iterations:  # tiles are independent: refine them in groups of at most GROUP strokes (memory),
             # tiles with similar counts together (a group pads to its largest count: the padding
             # costs compositing time, 3x the live strokes on a big photo's finest pass when unsorted)

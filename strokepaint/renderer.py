@@ -120,7 +120,9 @@ class NeuralRenderer(nn.Module):
         """[N, F] -> the stroke in its own frame, [N, frame, frame] in [0, 1]."""
         cfg = self.cfg
         z = self.mlp(feats).view(-1, cfg.channels[0], cfg.start, cfg.start)
-        return torch.sigmoid(self.decoder(z))[:, 0]
+        for layer in self.decoder:
+            z = _conv(layer, z) if isinstance(layer, nn.Conv2d) else layer(z)
+        return torch.sigmoid(z)[:, 0]
 
     def place(self, frame: torch.Tensor, box: torch.Tensor, canvas: int | None = None) -> torch.Tensor:
         """Put frames [N, R, R] into their boxes on a canvas of `canvas` px (default S): [N, c, c]."""
@@ -148,6 +150,37 @@ class NeuralRenderer(nn.Module):
         }
         meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})
         return meta
+
+
+def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """A decoder convolution (stride 1, odd kernel, 'same' padding), by the fastest CPU route
+    (measured, 200 strokes, one thread): a 1x1 kernel as a matrix product (0.4 ms against 5 ms);
+    with frozen weights (painting, agent training), the input gradient as a convolution with the
+    flipped kernel (1.8 ms against 8.6 ms for autograd's convolution_backward)."""
+    w, b = conv.weight, conv.bias
+    if w.shape[-1] == 1:
+        n, c, h, wd = x.shape
+        y = torch.matmul(w[:, :, 0, 0], x.reshape(n, c, h * wd)).view(n, -1, h, wd)
+        return y if b is None else y + b[:, None, None]
+    if w.requires_grad or not (torch.is_grad_enabled() and x.requires_grad):
+        return conv(x)
+    return _FrozenConv.apply(x, w, b)
+
+
+class _FrozenConv(torch.autograd.Function):
+    """conv2d whose weights take no gradient; the input's gradient is conv2d with the kernel
+    flipped and its in/out channels swapped (exact for stride 1 and 'same' padding)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(w)
+        return torch.nn.functional.conv2d(x, w, b, padding=w.shape[-1] // 2)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        (w,) = ctx.saved_tensors
+        flipped = w.flip(2, 3).transpose(0, 1)
+        return torch.nn.functional.conv2d(g, flipped, padding=w.shape[-1] // 2), None, None
 
 
 def _interp(lo: torch.Tensor, hi: torch.Tensor, r: int, s: int) -> torch.Tensor:

@@ -153,3 +153,25 @@ def test_compositing_formula():
     color = torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])
     out = composite(canvas, alpha, color)
     assert torch.allclose(out[:, 0, 0], torch.tensor([0.25, 0.0, 0.5]))
+
+
+def _composite_by_autograd(canvas, alpha, color):
+    for a, c in zip(alpha.unsqueeze(-3).unbind(-4), color[..., None, None].unbind(-4)):
+        canvas = canvas * (1 - a) + a * c
+    return canvas
+
+
+@pytest.mark.parametrize("lead", [(), (2,), (2, 3)])
+def test_composite_gradient_is_exact(lead):
+    """The closed-form backward of compositing against autograd through the plain formula."""
+    gen = torch.Generator().manual_seed(0)
+    canvas = torch.rand(*lead, 3, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    alpha = torch.rand(*lead, 4, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    color = torch.rand(*lead, 4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    out, ref = composite(canvas, alpha, color), _composite_by_autograd(canvas, alpha, color)
+    assert torch.allclose(out, ref, atol=1e-12)
+    g = torch.rand(out.shape, generator=gen, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad(out, (canvas, alpha, color), g), torch.autograd.grad(ref, (canvas, alpha, color), g)):
+        assert torch.allclose(a, b, atol=1e-12)
+    shared = canvas[(0,) * len(lead)].detach().requires_grad_(True) if lead else canvas  # one canvas for a batch
+    assert torch.autograd.gradcheck(composite, (shared, alpha, color))

@@ -35,6 +35,26 @@ def test_renderer_shapes_and_gradients():
     assert g.grad is not None and torch.isfinite(g.grad).all() and g.grad.abs().sum() > 0
 
 
+def test_frozen_decoder_matches_autograd():
+    """Painting freezes the renderer; its decoder then takes the fast route (1x1 convs as matrix
+    products, input gradients by flipped convolutions): the same maps and gradients as nn.Conv2d."""
+    b = get_brush("bezier")
+    m = NeuralRenderer(b, RendererConfig(frame=16, hidden=32, channels=(8, 4), last_kernel=1)).double()
+    assert [c.kernel_size for c in m.decoder if isinstance(c, torch.nn.Conv2d)] == [(3, 3), (1, 1)]
+    for p in m.parameters():
+        p.requires_grad_(False)
+    g = b.sample(6, torch.Generator().manual_seed(1)).double()
+    feats = m.features(g, m.box(g)).requires_grad_(True)
+    fast = m.frame(feats)
+    z = m.mlp(feats).view(-1, m.cfg.channels[0], m.cfg.start, m.cfg.start)
+    ref = torch.sigmoid(m.decoder(z))[:, 0]
+    assert torch.allclose(fast, ref, atol=1e-12)
+    w = torch.rand(fast.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    (a,) = torch.autograd.grad((fast * w).sum(), feats)
+    (r,) = torch.autograd.grad((ref * w).sum(), feats)
+    assert torch.allclose(a, r, atol=1e-10) and r.abs().sum() > 0
+
+
 def test_train_writes_weights_with_metadata(tmp_path, cli):
     r = cli("train-brush", "circle", "--steps", "3", *TINY)
     assert r.returncode == 0, r.stderr
