@@ -16,7 +16,7 @@ def composite(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) ->
     color:  [..., N, 3]      returns the new canvas [..., 3, H, W]
 
     Differentiable; the gradient is computed in closed form (`_Composite`) rather than by
-    autograd through N steps (a third of a refinement step's time went to that graph).
+    autograd through N steps (a refinement step with 200-500 strokes: 5-10 % faster).
     """
     if torch.is_grad_enabled() and (canvas.requires_grad or alpha.requires_grad or color.requires_grad):
         return _Composite.apply(canvas, alpha, color)

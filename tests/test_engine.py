@@ -45,6 +45,17 @@ def test_refinement_groups_pad_little_and_cover_every_tile():
     assert engine._groups([500, 3], 128) == [[0], [1]]  # a tile above the size still gets its own group
 
 
+def test_refinement_steps_are_capped_in_stroke_steps():
+    """Small paintings keep their steps; a big one's passes share the stroke-step cap."""
+    cfg = engine.PaintConfig()
+    assert cfg.iterations("optimize", [65, 135]) == [120, 120]  # 128 px, 200 strokes: under the cap
+    _, budgets = engine.plan(1280, 851, 4000)
+    steps = cfg.iterations("optimize", budgets)
+    assert steps == sorted(steps, reverse=True) and steps[-1] >= 1
+    assert sum(n * b for n, b in zip(steps, budgets)) <= cfg.step_budget * 1.05
+    assert engine.PaintConfig(refine=3).iterations("optimize", budgets) == [3] * len(budgets)  # --refine wins
+
+
 def test_windows_crop_and_units_map_back_to_the_picture():
     pic = _picture(40, 30)
     tiles = engine.tiles_for(40, 30, 30)
