@@ -54,7 +54,7 @@ class PaintConfig:
     strokes: int = 400  # strokes in the finished painting
     method: str = "optimize"  # optimize (seeds from the error map) | agent (seeds from the agent); both then refine
     refine: int = -1  # gradient steps per pass; -1: the method's default (`iterations`)
-    step_budget: int = 32_000  # at most this many stroke-steps (strokes x steps) in all passes
+    step_budget: int = 28_000  # at most this many stroke-steps (strokes x steps) in all passes
     resolution: int = 80  # px of a tile's window in the neural renderer
     margin: float = 0.125  # window = tile grown by this fraction of its side on every side
     lr: float = 0.1  # Adam on the strokes' logits
@@ -71,7 +71,7 @@ class PaintConfig:
         """Gradient steps of each pass (its `budgets` strokes). A step costs in proportion to its
         strokes, so a pass of many strokes gets fewer: base x min(1, 200 / strokes), at least 20;
         and all together at most `step_budget` stroke-steps (a big painting's refinement then
-        takes ~12 s on 2 cores: README, speed)."""
+        takes ~9 s on 2 cores: README, quality and speed)."""
         if self.refine >= 0:
             return [self.refine] * len(budgets)
         base = 40 if method == "agent" else 120
