@@ -20,21 +20,17 @@ def composite(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) ->
     """
     if torch.is_grad_enabled() and (canvas.requires_grad or alpha.requires_grad or color.requires_grad):
         return _Composite.apply(canvas, alpha, color)
-    return _lay(canvas, alpha, color)[0]
+    return _lay(canvas, alpha, color)
 
 
-def _lay(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, keep_before: bool = False):
-    """The strokes laid one by one, batch dimensions flattened: (the canvas [..., 3, H, W], and
-    if asked the canvas before each stroke, [B, N, 3, H, W])."""
-    *lead, n, h, w = alpha.shape
-    cur = canvas.expand(*lead, 3, h, w).reshape(-1, 3, h, w)
-    a, c = alpha.reshape(-1, n, h, w), color.reshape(-1, n, 3)
-    before = cur.new_empty(len(cur), n, 3, h, w) if keep_before else None
-    for i in range(n):
+def _lay(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, before: torch.Tensor | None = None) -> torch.Tensor:
+    """The strokes laid one by one; `before` [..., N, 3, H, W], if given, receives the canvas
+    before each stroke."""
+    for i, (a, c) in enumerate(zip(alpha.unsqueeze(-3).unbind(-4), color[..., None, None].unbind(-4))):
         if before is not None:
-            before[:, i] = cur
-        cur = torch.lerp(cur, c[:, i, :, None, None], a[:, i, None])  # cur * (1 - a) + a * c
-    return cur.view(*lead, 3, h, w), before
+            before.select(-4, i).copy_(canvas)
+        canvas = torch.lerp(canvas, c, a)  # canvas * (1 - a) + a * c
+    return canvas
 
 
 class _Composite(torch.autograd.Function):
@@ -45,9 +41,10 @@ class _Composite(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
-        out, before = _lay(canvas, alpha, color, keep_before=True)
         n, h, w = alpha.shape[-3:]
-        ctx.save_for_backward(alpha.reshape(-1, n, h, w), color.reshape(-1, n, 3), before)
+        before = canvas.new_empty(*alpha.shape[:-3], n, 3, h, w)  # C_{i-1}
+        out = _lay(canvas, alpha, color, before)
+        ctx.save_for_backward(alpha.reshape(-1, n, h, w), color.reshape(-1, n, 3), before.view(-1, n, 3, h, w))
         ctx.shapes = canvas.shape, alpha.shape, color.shape
         return out
 
