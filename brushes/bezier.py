@@ -24,6 +24,7 @@ def _thin(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 TOLERANCE = 0.1  # px: how far the polyline may stray from the true curve
+FAR = 1e4  # px: the distance reported where no evaluated part of a stroke reaches
 
 
 def segments(bend: torch.Tensor) -> torch.Tensor:
@@ -130,28 +131,75 @@ class Bezier(Brush):
 def _polyline_distance(g: torch.Tensor, x: torch.Tensor, y: torch.Tensor, m: int) -> torch.Tensor:
     """Signed distance to the union of disks along an m-segment polyline of the curve: [N, P].
 
-    Each row's points are usually one small block: only segments that can be nearest to some
-    point of the row (judged at the row's centre, sd being 1-Lipschitz) are evaluated.
+    Exact within the anti-aliasing band |sd| <= sdf.BAND, a lower bound beyond it outside the stroke
+    (what the rasterizer reads). Each segment's tapered capsule is the union of its two end disks
+    and the band between their outer tangents, so the union of capsules is the union of these
+    parts, a disk shared by two segments counting once. Each row's points are usually one small
+    block: judged at the row's centre (sd is 1-Lipschitz), only parts that can be nearest to some
+    point of the row and can reach the band are evaluated, and each row evaluates only its own.
     """
     x0, y0, x1, y1, x2, y2, r0, _, r1, _ = (g[:, i : i + 1] for i in range(10))
     r0, r1 = _thin(r0)[0], _thin(r1)[0]
     s = torch.linspace(0.0, 1.0, m + 1, dtype=g.dtype, device=g.device)[None]  # [1, m+1]
     a, b, c = (1 - s) ** 2, 2 * s * (1 - s), s * s
     vx, vy, vr = a * x0 + b * x1 + c * x2, a * y0 + b * y1 + c * y2, r0 + (r1 - r0) * s  # [N, m+1]
-    seg = [vx[:, :-1], vy[:, :-1], vx[:, 1:], vy[:, 1:], vr[:, :-1], vr[:, 1:]]  # each [N, m]
+    ax, ay, bx, by, ra, rb = vx[:, :-1], vy[:, :-1], vx[:, 1:], vy[:, 1:], vr[:, :-1], vr[:, 1:]  # each [N, m]
     cx, cy = x.mean(1, keepdim=True), y.mean(1, keepdim=True)
-    spread = torch.hypot(x - cx, y - cy).amax(1, keepdim=True)
-    dc = sdf.tapered_capsule(cx, cy, *seg)  # [N, m] distance of each segment at the centre
+    dc = sdf.tapered_capsule(cx, cy, ax, ay, bx, by, ra, rb)  # [N, m] each segment's distance at the centre
+    if x.shape[1] == 1:
+        return dc.amin(1, keepdim=True)
+    spread = torch.hypot(x - cx, y - cy).amax(1, keepdim=True)  # [N, 1]
     useful = dc <= dc.amin(1, keepdim=True) + 2 * spread + 1e-3
-    k = int(useful.sum(1).max())
-    # the k most useful segments of each row (padding repeats the nearest, which is harmless)
-    order = torch.where(useful, dc, torch.full_like(dc, float("inf"))).argsort(1)[:, :k]
-    d = None
-    for j in range(k):
-        col = order[:, j : j + 1]
-        dj = sdf.tapered_capsule(x, y, *(t.gather(1, col) for t in seg))
-        d = dj if d is None else torch.minimum(d, dj)
-    return d
+    far = dc - spread > sdf.BAND + 1e-3  # beyond the band at every point of the row: only a lower bound
+    floor = torch.where(useful & far, dc, torch.full_like(dc, FAR)).amin(1, keepdim=True) - spread
+    useful &= ~far
+    ends = torch.zeros_like(vx, dtype=torch.bool)  # [N, m+1] disks at the ends of useful segments
+    ends[:, :-1] |= useful
+    ends[:, 1:] |= useful
+    d = _nearest(floor.expand_as(x), x, y, ends, torch.stack([vx, vy, vr], 2), _disk)
+    # the band of a segment: where the point projects between the tangent points (none if one disk holds the other)
+    dx, dy = bx - ax, by - ay
+    length = torch.hypot(dx, dy).clamp_min(1e-12)
+    sin = (ra - rb) / length
+    cos = (1.0 - sin * sin).clamp_min(0.0).sqrt()
+    tangents = torch.stack([ax, ay, dx / length, dy / length, sin, cos, cos * length, ra], 2)  # [N, m, 8]
+    return _nearest(d, x, y, useful & (sin.abs() < 1.0 - 1e-6), tangents, _band)
+
+
+def _nearest(d: torch.Tensor, x: torch.Tensor, y: torch.Tensor, used: torch.Tensor, parts: torch.Tensor, dist) -> torch.Tensor:
+    """min(d, dist(part)) over each row's used parts: d, x, y [N, P], used [N, K], parts [N, K, F].
+
+    Rows are sorted by how many parts they use, so the j-th pass over the parts touches only the
+    rows that have a j-th part (a prefix): no work is spent on padding."""
+    count = used.sum(1)
+    perm = count.argsort(descending=True, stable=True)
+    rank = (~used[perm]).to(torch.uint8).argsort(dim=1, stable=True)  # [N, K] each row's used parts first
+    count = count[perm]
+    out, xs, ys = d[perm], x[perm], y[perm]
+    for j in range(int(count[0]) if len(count) else 0):
+        k = int((count > j).sum())
+        q = parts[perm[:k], rank[:k, j]]  # [k, F] each row's j-th part
+        torch.minimum(out[:k], dist(xs[:k], ys[:k], q), out=out[:k])
+    res = torch.empty_like(out)
+    res[perm] = out
+    return res
+
+
+def _disk(x: torch.Tensor, y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Signed distance [k, P] to disks q = (centre x, centre y, radius) [k, 3]."""
+    return torch.hypot(x - q[:, 0:1], y - q[:, 1:2]).sub_(q[:, 2:3])
+
+
+def _band(x: torch.Tensor, y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Signed distance [k, P] to the outer tangents of a segment's end disks, where the point
+    projects between the tangent points (FAR elsewhere): the middle case of sdf.tapered_capsule,
+    with q = (a x, a y, unit direction x, y, sin, cos of the tangents' slope, cos * length, ra)."""
+    ax, ay, ux, uy, sin, cos, top, ra = (q[:, i : i + 1] for i in range(8))
+    px, py = x - ax, y - ay
+    along = px * ux + py * uy
+    across = (px * uy - py * ux).abs_()
+    k = cos * along - sin * across
+    return (cos * across + sin * along - ra).masked_fill_((k < 0) | (k > top), FAR)
 
 
 def _circle_path(x: float, y: float, r: float) -> str:

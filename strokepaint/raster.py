@@ -19,15 +19,16 @@ import torch
 
 from strokepaint.brush import Brush
 from strokepaint.compose import blank, composite
+from strokepaint.sdf import BAND
 
 BLOCK = 8
 SPLIT = 4  # cells per side of the next coarser cell, in the coarse-to-fine search for a stroke's blocks
-PAIRS_PER_CHUNK = 2048  # (stroke, block) pairs evaluated per sdf call: bounds peak memory
+PAIRS_PER_CHUNK = 16384  # (stroke, block) pairs evaluated per sdf call: bounds peak memory
 
 
 def coverage(sd: torch.Tensor) -> torch.Tensor:
     """Anti-aliasing: the fraction of a pixel inside an edge at signed distance sd (box filter)."""
-    return (0.5 - sd).clamp(0.0, 1.0)
+    return (BAND - sd).clamp(0.0, 1.0)
 
 
 def _grid_pairs(bounds: torch.Tensor, width: int, height: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

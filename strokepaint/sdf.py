@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+BAND = 0.5  # px: anti-aliasing reads a signed distance only for |sd| <= BAND (raster.coverage)
+
 
 def circle(x: torch.Tensor, y: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     return torch.hypot(x - cx, y - cy) - r

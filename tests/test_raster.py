@@ -118,6 +118,42 @@ def test_tapered_capsule_matches_brute_force():
         assert torch.allclose(got, brute, atol=0.02), float((got - brute).abs().max())
 
 
+@pytest.mark.parametrize("spread", [1.0, 4.0, 40.0])
+def test_bezier_sdf_meets_the_brush_contract(spread):
+    """The Bézier brush evaluates only the parts of a stroke near each row of points; against the
+    union of every segment's capsule it must be exact in the anti-aliasing band and, beyond it,
+    never farther from 0 than the true distance (so block pruning stays valid)."""
+    from strokepaint.brushes.bezier import segments
+
+    b = get_brush("bezier")
+    g = b.to_pixels(random_strokes(b, 300, seed=5)[:, : b.n_geometry], 200, 160)
+    gen = torch.Generator().manual_seed(6)
+    # rows of 64 points around a centre, like the rasterizer's blocks (and wider); half the
+    # centres on the edge of a stroke's start disk, so that many points fall in the band
+    centre = torch.rand(300, 2, generator=gen) * torch.tensor([200.0, 160.0])
+    centre[::2, 0] = g[::2, 0] + g[::2, 6].clamp_min(0.5)
+    centre[::2, 1] = g[::2, 1]
+    x = centre[:, :1] + (torch.rand(300, 64, generator=gen) - 0.5) * spread
+    y = centre[:, 1:] + (torch.rand(300, 64, generator=gen) - 0.5) * spread
+    got = b.sdf(g, x, y)[0]
+    ref = torch.empty_like(got)
+    for i, m in enumerate(segments((g[:, 0:2] - 2 * g[:, 2:4] + g[:, 4:6]).norm(dim=1)).tolist()):
+        s = torch.linspace(0, 1, m + 1)
+        x0, y0, x1, y1, x2, y2, r0, _, r1, _ = g[i].tolist()
+        vx = (1 - s) ** 2 * x0 + 2 * s * (1 - s) * x1 + s * s * x2
+        vy = (1 - s) ** 2 * y0 + 2 * s * (1 - s) * y1 + s * s * y2
+        vr = max(r0, 0.5) + (max(r1, 0.5) - max(r0, 0.5)) * s
+        caps = sdf.tapered_capsule(x[i : i + 1], y[i : i + 1], *(t[:, None] for t in (vx[:-1], vy[:-1], vx[1:], vy[1:], vr[:-1], vr[1:])))
+        ref[i] = caps.amin(0)
+    tol = 2e-3
+    band = ref.abs() <= sdf.BAND
+    assert band.sum() > 100
+    assert (got - ref)[band].abs().max() < tol
+    outside, inside = ref > sdf.BAND, ref < -sdf.BAND
+    assert ((got > sdf.BAND - tol) & (got <= ref + tol))[outside].all()
+    assert ((got < -sdf.BAND + tol) & (got >= ref - tol))[inside].all()
+
+
 def test_triangle_sign_and_degenerate():
     x = torch.tensor([[3.0, 20.0, 1.0]])
     y = torch.tensor([[3.0, 20.0, 8.0]])
