@@ -436,9 +436,10 @@ def paint(
         str,
         typer.Option(
             "--method",
-            help="optimize (best quality, measured) or agent (the brush's agent seeds the strokes: faster with a small --refine).",
+            help="auto (the agent lays the strokes of big paintings with few refinement steps per stroke, "
+            "optimize otherwise: measured), optimize (strokes seeded where the error is) or agent (the brush's agent lays them).",
         ),
-    ] = "optimize",
+    ] = "auto",
     refine: Annotated[
         int, typer.Option("--refine", help="Gradient steps per pass through the neural renderer (-1: the method's default).")
     ] = -1,
@@ -474,7 +475,7 @@ def paint(
     dev = _setup(device, threads)
     _warn_problems()
     err = _err_console()
-    tools = engine.Tools.load(brush, str(dev), use_agent=method == "agent")
+    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
     if tools.actor is None and method == "agent":
         raise UsageError(
             f"brush {brush!r} has no trained agent; use --method optimize or train one with `strokepaint train-agent --brush {brush}`"
@@ -532,7 +533,9 @@ def eval_(
     ],
     brush: Annotated[str, typer.Option("--brush", help="Brush to paint with.")] = "bezier",
     strokes: Annotated[str, typer.Option("--strokes", help="Stroke counts, comma-separated.")] = "50,100,200",
-    method: Annotated[str, typer.Option("--method", help="optimize or agent (--refine 0 --no-colour-fit: the agent alone).")] = "optimize",
+    method: Annotated[
+        str, typer.Option("--method", help="auto, optimize or agent (--refine 0 --no-colour-fit: the agent alone), as for paint.")
+    ] = "auto",
     refine: Annotated[
         int, typer.Option("--refine", help="Gradient steps per pass (-1: the method's default; 0 with agent: the agent alone).")
     ] = -1,
@@ -561,8 +564,8 @@ def eval_(
     if not files:
         raise UsageError(f"{folder}: no images in this folder")
     dev = _setup(device, threads)
-    tools = engine.Tools.load(brush, str(dev), use_agent=method == "agent")
-    rows = []
+    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
+    rows, used = [], set()
     for f in files:
         try:
             img = images.centre_crop(images.open_rgb(f), 128)
@@ -575,6 +578,7 @@ def eval_(
             p = engine.paint(target, n, tools=tools, method=method, refine=refine, grid=grid, fit_colours=colour_fit)
             out = p.image()
             seconds = time.perf_counter() - t0
+            used.add(p.method)
             mse = float(((out.cpu() - target) ** 2).mean())
             row = {
                 "name": f.name,
@@ -592,7 +596,7 @@ def eval_(
     for n in counts:
         sel = [r for r in rows if r["strokes"] == n]
         mean[str(n)] = {k: round(sum(r[k] for r in sel) / len(sel), 6) for k in ("mse", "psnr", "seconds")}
-    method_used = method
+    method_used = "+".join(sorted(used))  # what `auto` chose
     if as_json:
         doc = {"brush": brush, "method": method_used, "refine": refine, "colour_fit": colour_fit, "images": rows, "mean": mean}
         typer.echo(json.dumps(doc))

@@ -56,6 +56,24 @@ def test_refinement_steps_are_capped_in_stroke_steps():
     assert engine.PaintConfig(refine=3).iterations("optimize", budgets) == [3] * len(budgets)  # --refine wins
 
 
+def test_auto_method_chooses_the_agent_only_for_big_paintings_with_few_steps_per_stroke():
+    from strokepaint import agent
+
+    actor = agent.load(get_brush("bezier"))[0]
+    choose = lambda w, h, n, **kw: engine.choose_method(engine.PaintConfig(strokes=n, **kw), actor, w, h)  # noqa: E731
+    assert choose(1280, 851, 4000) == "agent"  # 7 steps a stroke, finest tiles ~53 px
+    assert choose(128, 128, 200) == "optimize"  # 140 steps a stroke
+    assert choose(1024, 683, 1000) == "optimize"  # 28 steps a stroke
+    assert choose(128, 128, 2000) == "optimize"  # tiles of 16 px: too small for the agent to see
+    assert choose(1280, 851, 4000, refine=60) == "optimize"  # the user gives each stroke many steps
+    assert choose(1280, 851, 4000, method="optimize") == "optimize"
+    assert engine.choose_method(engine.PaintConfig(strokes=4000), None, 1280, 851) == "optimize"  # no agent
+    # the agent's strokes are refined under their own, smaller cap
+    cfg = engine.PaintConfig(strokes=4000)
+    budgets = engine.plan_for(cfg, actor, 1280, 851)[1]
+    assert sum(n * b for n, b in zip(cfg.iterations("agent", budgets), budgets)) <= cfg.agent_step_budget * 1.1  # (rounded per pass)
+
+
 def test_windows_crop_and_units_map_back_to_the_picture():
     pic = _picture(40, 30)
     tiles = engine.tiles_for(40, 30, 30)
