@@ -1,7 +1,7 @@
 """Print the paint and agent issues' target figures, measured side by side in one run.
 
     python benchmarks/paint_targets.py --dev data/dev [--agent [--agent-brushes bezier,line]] [--big PHOTO]
-        [--skip-peer] [--skip-paint] [--skip-big] [--method auto]
+        [--skip-peer] [--skip-paint] [--skip-big | --big-only] [--method auto]
 
 0. (--agent) each brush's agent alone (default: bezier) at 200 strokes against geometrize; MSE at
    50 -> 100 -> 200.
@@ -73,6 +73,7 @@ def main() -> None:
     ap.add_argument("--method", default="auto")
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--big-only", action="store_true", help="the big-photo figures only (e.g. on other photos)")
     ap.add_argument("--agent", action="store_true", help="also measure agents alone (no refinement)")
     ap.add_argument("--agent-brushes", default="bezier", help="comma-separated brushes whose agents --agent measures")
     ap.add_argument("--skip-paint", action="store_true", help="measure the agents only (no default-painting or big-photo figures)")
@@ -99,6 +100,13 @@ def main() -> None:
 
     if a.skip_paint:
         return
+    if not a.big_only:
+        small_pictures(a, peer_cached)
+    if not a.skip_big:
+        big(a)
+
+
+def small_pictures(a: argparse.Namespace, peer_cached) -> None:
     print("== 128x128 dev split, default settings ==")
     for n, factor in ((200, 0.8), (1000, 1.0)):
         res = ours(a.dev, str(n), a.method)
@@ -113,8 +121,8 @@ def main() -> None:
     print("== MSE as strokes rise (50 -> 100 -> 200) ==")
     falls(ours(a.dev, "50,100,200", a.method))
 
-    if a.skip_big:
-        return
+
+def big(a: argparse.Namespace) -> None:
     print("== 1280x851, 4,000 strokes ==")
     from strokepaint import engine, images
 
