@@ -73,8 +73,9 @@ class PaintConfig:
     def iterations(self, method: str, budgets: list[int]) -> list[int]:
         """Gradient steps of each pass (its `budgets` strokes). A step costs in proportion to its
         strokes, so a pass of many strokes gets fewer: base x min(1, 200 / strokes), at least 20;
-        and all together at most `step_budget` stroke-steps (a big painting's refinement then
-        takes ~9 s on 2 cores: README, quality and speed)."""
+        and all together at most `step_budget` stroke-steps (base 120), from the agent's strokes
+        `agent_step_budget` (base 40), so a big painting stays within the time target (README,
+        quality and speed)."""
         if self.refine >= 0:
             return [self.refine] * len(budgets)
         base, cap = (40, self.agent_step_budget) if method == "agent" else (120, self.step_budget)
