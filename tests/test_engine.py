@@ -75,6 +75,22 @@ def test_auto_method_chooses_the_agent_only_for_big_paintings_with_few_steps_per
     assert sum(n * b for n, b in zip(cfg.iterations("agent", budgets), budgets)) <= cfg.agent_step_budget * 1.1  # (rounded per pass)
 
 
+def test_the_agent_paints_tiles_in_chunks_with_the_same_strokes(monkeypatch):
+    tools = engine.Tools.load("bezier", "cpu")
+    whole = engine.paint(_picture(96, 64), strokes=120, method="agent", refine=0, fit_colours=False, tools=tools)
+    assert len(engine.plan_for(engine.PaintConfig(strokes=120), tools.actor, 96, 64)[0][-1]) > 3  # more tiles than a chunk
+    monkeypatch.setattr(engine, "AGENT_CHUNK", 3)
+    chunked = engine.paint(_picture(96, 64), strokes=120, method="agent", refine=0, fit_colours=False, tools=tools)
+    assert torch.allclose(whole.strokes, chunked.strokes, atol=1e-4)  # (batch sizes round differently)
+
+
+def test_heavy_work_flushes_denormals():
+    from strokepaint import runtime
+
+    runtime.device("cpu")
+    assert (torch.tensor([1e-30]) * 1e-10).item() == 0.0  # a denormal result becomes 0 (~5x faster arithmetic)
+
+
 def test_windows_crop_and_units_map_back_to_the_picture():
     pic = _picture(40, 30)
     tiles = engine.tiles_for(40, 30, 30)
