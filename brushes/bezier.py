@@ -24,7 +24,6 @@ def _thin(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 TOLERANCE = 0.1  # px: how far the polyline may stray from the true curve
-FAR = 1e4  # px: the distance reported where no evaluated part of a stroke reaches
 
 
 def segments(bend: torch.Tensor) -> torch.Tensor:
@@ -151,23 +150,17 @@ def _polyline_distance(g: torch.Tensor, x: torch.Tensor, y: torch.Tensor, m: int
     spread = torch.hypot(x - cx, y - cy).amax(1, keepdim=True)  # [N, 1]
     useful = dc <= dc.amin(1, keepdim=True) + 2 * spread + 1e-3
     far = dc - spread > sdf.BAND + 1e-3  # beyond the band at every point of the row: only a lower bound
-    floor = torch.where(useful & far, dc, torch.full_like(dc, FAR)).amin(1, keepdim=True) - spread
+    floor = torch.where(useful & far, dc, torch.full_like(dc, sdf.FAR)).amin(1, keepdim=True) - spread
     useful &= ~far
     ends = torch.zeros_like(vx, dtype=torch.bool)  # [N, m+1] disks at the ends of useful segments
     ends[:, :-1] |= useful
     ends[:, 1:] |= useful
-    d = _nearest(floor.expand_as(x), x, y, ends, torch.stack([vx, vy, vr], 2), _disk)
-    # the band of a segment: where the point projects between the tangent points (none if one disk holds the other)
-    dx, dy = bx - ax, by - ay
-    length = torch.hypot(dx, dy).clamp_min(1e-12)
-    sin = (ra - rb) / length
-    cos = (1.0 - sin * sin).clamp_min(0.0).sqrt()
-    tangents = torch.stack([ax, ay, dx / length, dy / length, sin, cos, cos * length, ra], 2)  # [N, m, 8]
-    return _nearest(d, x, y, useful & (sin.abs() < 1.0 - 1e-6), tangents, _band)
+    d = _nearest(floor.expand_as(x), x, y, ends, torch.stack([vx, vy, vr], 2), sdf.circle)
+    return _nearest(d, x, y, useful, torch.stack([ax, ay, bx, by, ra, rb], 2), sdf.tangent_band)
 
 
 def _nearest(d: torch.Tensor, x: torch.Tensor, y: torch.Tensor, used: torch.Tensor, parts: torch.Tensor, dist) -> torch.Tensor:
-    """min(d, dist(part)) over each row's used parts: d, x, y [N, P], used [N, K], parts [N, K, F].
+    """min(d, dist(x, y, *part)) over each row's used parts: d, x, y [N, P], used [N, K], parts [N, K, F].
 
     Rows are sorted by how many parts they use, so the j-th pass over the parts touches only the
     rows that have a j-th part (a prefix): no work is spent on padding."""
@@ -178,28 +171,11 @@ def _nearest(d: torch.Tensor, x: torch.Tensor, y: torch.Tensor, used: torch.Tens
     out, xs, ys = d[perm], x[perm], y[perm]
     for j in range(int(count[0]) if len(count) else 0):
         k = int((count > j).sum())
-        q = parts[perm[:k], rank[:k, j]]  # [k, F] each row's j-th part
-        torch.minimum(out[:k], dist(xs[:k], ys[:k], q), out=out[:k])
+        q = parts[perm[:k], rank[:k, j], :, None]  # [k, F, 1] each row's j-th part
+        torch.minimum(out[:k], dist(xs[:k], ys[:k], *q.unbind(1)), out=out[:k])
     res = torch.empty_like(out)
     res[perm] = out
     return res
-
-
-def _disk(x: torch.Tensor, y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Signed distance [k, P] to disks q = (centre x, centre y, radius) [k, 3]."""
-    return torch.hypot(x - q[:, 0:1], y - q[:, 1:2]).sub_(q[:, 2:3])
-
-
-def _band(x: torch.Tensor, y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Signed distance [k, P] to the outer tangents of a segment's end disks, where the point
-    projects between the tangent points (FAR elsewhere): the middle case of sdf.tapered_capsule,
-    with q = (a x, a y, unit direction x, y, sin, cos of the tangents' slope, cos * length, ra)."""
-    ax, ay, ux, uy, sin, cos, top, ra = (q[:, i : i + 1] for i in range(8))
-    px, py = x - ax, y - ay
-    along = px * ux + py * uy
-    across = (px * uy - py * ux).abs_()
-    k = cos * along - sin * across
-    return (cos * across + sin * along - ra).masked_fill_((k < 0) | (k > top), FAR)
 
 
 def _circle_path(x: float, y: float, r: float) -> str:

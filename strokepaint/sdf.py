@@ -26,31 +26,39 @@ def tapered_capsule(
 ) -> torch.Tensor:
     """Convex hull of the disks (a, ra) and (b, rb). Constant radius gives a round-capped line.
 
-    After Inigo Quilez's sdUnevenCapsule. Where one disk holds the other (|ra - rb| >= |b - a|)
-    the hull is the larger disk, drawn as a capsule of negligible length (1e-3 px).
+    The hull is the union of the two disks and the band between their outer tangents (after
+    Inigo Quilez's sdUnevenCapsule); where one disk holds the other, it is the larger disk.
     """
-    h = (bx - ax) ** 2 + (by - ay) ** 2
-    nested = h <= (ra - rb) ** 2 + 1e-6  # per segment: cheap, decided before touching pixels
-    if bool(nested.any()):
-        a_big = ra >= rb
-        cx_ = torch.where(a_big, ax, bx)
-        cy_ = torch.where(a_big, ay, by)
-        cr = torch.maximum(ra, rb)
-        ax, ay, ra = torch.where(nested, cx_, ax), torch.where(nested, cy_, ay), torch.where(nested, cr, ra)
-        bx, by, rb = torch.where(nested, cx_ + 1e-3, bx), torch.where(nested, cy_, by), torch.where(nested, cr, rb)
-        h = (bx - ax) ** 2 + (by - ay) ** 2
+    return torch.minimum(torch.minimum(circle(x, y, ax, ay, ra), circle(x, y, bx, by, rb)), tangent_band(x, y, ax, ay, bx, by, ra, rb))
+
+
+FAR = 1e4  # px: what tangent_band reports where it does not apply (finite: rasterizer checks)
+
+
+def tangent_band(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    ax: torch.Tensor,
+    ay: torch.Tensor,
+    bx: torch.Tensor,
+    by: torch.Tensor,
+    ra: torch.Tensor,
+    rb: torch.Tensor,
+) -> torch.Tensor:
+    """Signed distance to the outer tangents of the disks (a, ra) and (b, rb), where a point
+    projects between the tangent points; FAR elsewhere and where one disk holds the other.
+    With the two disks, the parts of a tapered capsule (the nearest part gives its distance)."""
     dx, dy = bx - ax, by - ay
-    b = ra - rb
-    c = torch.sqrt(h - b * b)
+    length = torch.hypot(dx, dy).clamp_min(1e-12)
+    ux, uy = dx / length, dy / length
+    sin = (ra - rb) / length  # slope of the tangents against the axis
+    cos = (1.0 - sin * sin).clamp_min(0.0).sqrt()
     px, py = x - ax, y - ay
-    qx = (px * dy - py * dx).abs() / h
-    qy = (px * dx + py * dy) / h
-    k = c * qy - b * qx
-    n = qx * qx + qy * qy
-    d_a = torch.sqrt(h * n) - ra
-    d_b = torch.sqrt((h * (n + 1.0 - 2.0 * qy)).clamp_min(0.0)) - rb
-    d_mid = c * qx + b * qy - ra
-    return torch.where(k < 0, d_a, torch.where(k > c, d_b, d_mid))
+    along = px * ux + py * uy
+    across = (px * uy - py * ux).abs()
+    k = cos * along - sin * across  # where the point projects on a tangent, 0 at a's tangent point
+    off = (k < 0) | (k > cos * length) | (sin.abs() >= 1.0 - 1e-6)
+    return (cos * across + sin * along - ra).masked_fill(off, FAR)
 
 
 def triangle(
