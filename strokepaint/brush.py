@@ -66,9 +66,10 @@ class Brush:
       sample(n, gen)     -> [N, G]  stored units (see module doc)
       bounds(g)          -> [N, 4]  x0, y0, x1, y1 in pixels, enclosing every pixel the stroke can touch
       sdf(g, x, y)       -> ([N, P], [N, P])  signed distance in pixels (< 0 inside) and opacity there;
-                                    exact for |sd| <= sdf.BAND (what anti-aliasing reads), never
-                                    farther from 0 than the true distance elsewhere (blocks are
-                                    skipped, or filled whole, by it)
+                                    outside the stroke exact up to sdf.BAND (what anti-aliasing
+                                    reads) and never above the true distance beyond; inside never
+                                    deeper than the true depth (blocks are skipped, or filled
+                                    whole, by it)
       svg(g, rgb, uid)   -> str     SVG elements of one stroke (g in pixels, rgb as '#rrggbb',
                                     uid unique in the document for any ids the brush needs)
     `g` in bounds/sdf/svg is in *pixels* (roles applied by `to_pixels`).

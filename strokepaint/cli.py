@@ -534,7 +534,7 @@ def eval_(
     brush: Annotated[str, typer.Option("--brush", help="Brush to paint with.")] = "bezier",
     strokes: Annotated[str, typer.Option("--strokes", help="Stroke counts, comma-separated.")] = "50,100,200",
     method: Annotated[
-        str, typer.Option("--method", help="auto, optimize or agent (--refine 0 --no-colour-fit: the agent alone), as for paint.")
+        str, typer.Option("--method", help="auto, optimize or agent, as for paint (agent --refine 0 --no-colour-fit: the agent alone).")
     ] = "auto",
     refine: Annotated[
         int, typer.Option("--refine", help="Gradient steps per pass (-1: the method's default; 0 with agent: the agent alone).")

@@ -704,6 +704,7 @@ def paint(
     from strokepaint import images
 
     check_options(strokes, method, refine, grid)
+    tools = tools or Tools.load(brush, device, use_agent=method != "optimize")  # first: it sets up the threads
     if isinstance(image, torch.Tensor):
         target = image
     elif hasattr(image, "convert"):  # a PIL image
@@ -712,7 +713,6 @@ def paint(
         target = images.load(image)
     if target.dim() != 3 or target.shape[0] != 3:
         raise UsageError(f"image tensor of shape {tuple(target.shape)}: expected [3, H, W]")
-    tools = tools or Tools.load(brush, device, use_agent=method != "optimize")
     cfg = PaintConfig(strokes=strokes, method=method, refine=refine, grid=grid, seed=seed, fit_colours=fit_colours)
     if tools.device.type == "cpu":  # (a device context costs ~40% on the CPU: every op goes through it)
         return run(target, tools.brush, tools.renderer, cfg, tools.actor, progress)

@@ -6,8 +6,10 @@ Raising the mmap and trim thresholds keeps those blocks in the heap.
 
 Alpha maps are full of numbers too small for a normal float (a sigmoid far from its stroke, the
 product of many strokes' (1 - alpha)); the CPU handles such denormals ~5x slower. They are
-flushed to zero (a process-wide setting), which changes nothing visible: a 200-stroke painting
-on 128 px measured 7.5 -> 5.8 s with the same MSE to six digits.
+flushed to zero, which changes nothing visible: a 200-stroke painting on 128 px measured 7.5 ->
+5.8 s with the same MSE to six digits. The setting holds for the calling thread and the worker
+threads torch starts after it, so `device` is called before any other tensor work (the CLI and
+`engine.paint` do).
 """
 
 from __future__ import annotations

@@ -49,15 +49,17 @@ def tangent_band(
     projects between the tangent points; FAR elsewhere and where one disk holds the other.
     With the two disks, the parts of a tapered capsule (the nearest part gives its distance)."""
     dx, dy = bx - ax, by - ay
-    length = torch.hypot(dx, dy).clamp_min(1e-12)
+    length = torch.hypot(dx, dy)
+    nested = (ra - rb).abs() >= (1.0 - 1e-6) * length  # no tangents (also a segment of length 0)
+    length = length.clamp_min(1e-12)
     ux, uy = dx / length, dy / length
-    sin = (ra - rb) / length  # slope of the tangents against the axis
-    cos = (1.0 - sin * sin).clamp_min(0.0).sqrt()
+    sin = ((ra - rb) / length).clamp(-1.0, 1.0)  # slope of the tangents against the axis
+    cos = (1.0 - sin * sin).sqrt()
     px, py = x - ax, y - ay
     along = px * ux + py * uy
     across = (px * uy - py * ux).abs()
     k = cos * along - sin * across  # where the point projects on a tangent, 0 at a's tangent point
-    off = (k < 0) | (k > cos * length) | (sin.abs() >= 1.0 - 1e-6)
+    off = (k < 0) | (k > cos * length) | nested
     return (cos * across + sin * along - ra).masked_fill(off, FAR)
 
 

@@ -154,6 +154,21 @@ def test_bezier_sdf_meets_the_brush_contract(spread):
     assert ((got < -sdf.BAND + tol) & (got >= ref - tol))[inside].all()
 
 
+def test_capsules_of_no_length_are_disks():
+    """A segment of length 0 (a dot stroke) is its disk, not an endless band."""
+    x, y = torch.meshgrid(torch.arange(20.0), torch.arange(20.0), indexing="ij")
+    x, y = x.reshape(1, -1), y.reshape(1, -1)
+    c, r = torch.full((1, 1), 10.0), torch.full((1, 1), 3.0)
+    disk = sdf.circle(x, y, c, c, r)
+    for rb in (3.0, 2.0):
+        assert torch.allclose(sdf.tapered_capsule(x, y, c, c, c, c, r, torch.full((1, 1), rb)), disk)
+    area = {"line": math.pi * 3**2, "bezier": math.pi * 3**2}
+    dot = {"line": [0.5, 0.5, 0.5, 0.5, 3 / 64, 1.0], "bezier": [0.5] * 6 + [3 / 64, 1.0, 3 / 64, 1.0]}
+    for name, g in dot.items():
+        a = rasterize(get_brush(name), torch.tensor([g]), 64, 64)[0]
+        assert float(a.sum()) == pytest.approx(area[name], rel=0.05)
+
+
 def test_triangle_sign_and_degenerate():
     x = torch.tensor([[3.0, 20.0, 1.0]])
     y = torch.tensor([[3.0, 20.0, 8.0]])
