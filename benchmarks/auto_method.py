@@ -30,12 +30,16 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     from strokepaint import images
     from strokepaint.engine import PaintConfig, Tools, choose_method, run
+    from strokepaint.errors import UsageError
 
+    try:
+        pictures = [images.open_rgb(p) for p in a.photos]
+    except UsageError as e:
+        raise SystemExit(f"error: {e}") from None
     tools = Tools.load("bezier", "cpu")
     totals: dict[str, list[float]] = {"optimize": [0.0, 0.0], "agent": [0.0, 0.0]}
     size = None
-    for path in a.photos:
-        im = images.open_rgb(path)
+    for path, im in zip(a.photos, pictures):
         s = a.side / max(im.size)
         im = im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
         target = images.to_tensor(im)
