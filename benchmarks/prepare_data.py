@@ -2,13 +2,14 @@
 
     sudo apt-get install opencv-doc mate-backgrounds      # training photos
     pip install scikit-image scikit-learn                  # more training photos + the dev split
-    python benchmarks/prepare_data.py --train data/train --dev data/dev
+    python benchmarks/prepare_data.py --train data/train --dev data/dev --tune data/tune
 
 --train gets copies of the training photos (opencv-doc's example photos, the MATE nature
 backgrounds, scikit-image's bundled images except the dev split). --dev gets the dev split, for
 evaluation only: scikit-image astronaut, chelsea, coffee, rocket and scikit-learn's china.jpg and
-flower.jpg as 128x128 centre crops (shorter side resized with LANCZOS). Sources that are not
-installed are skipped with a message.
+flower.jpg as 128x128 centre crops (shorter side resized with LANCZOS). --tune gets 128x128 centre
+crops of eight training photos, for choosing settings (benchmarks/agent_tiles.py) without looking
+at the dev split. Sources that are not installed are skipped with a message.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ OPENCV = Path("/usr/share/doc/opencv-doc/examples/data")
 MATE = Path("/usr/share/backgrounds/mate/nature")
 DEV_SKIMAGE = {"astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"}
 DEV_SKLEARN = ("china.jpg", "flower.jpg")
+TUNE = [MATE / f"{n}.jpg" for n in ("Dune", "LadyBird", "Storm", "Wood")]
+TUNE += [OPENCV / n for n in ("HappyFish.jpg", "aero1.jpg", "apple.jpg", "baboon.jpg")]
 
 
 def _package_dir(module: str, sub: str) -> Path | None:
@@ -58,6 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", type=Path, help="folder for the training photos")
     ap.add_argument("--dev", type=Path, help="folder for the 128x128 dev split")
+    ap.add_argument("--tune", type=Path, help="folder for 128x128 crops of 8 training photos (tuning)")
     args = ap.parse_args()
     if args.train:
         args.train.mkdir(parents=True, exist_ok=True)
@@ -77,6 +81,17 @@ def main() -> None:
             images.centre_crop(images.open_rgb(folder / name), 128).save(args.dev / (Path(name).stem + ".png"))
             n += 1
         print(f"{args.dev}: {n} dev images (128x128)")
+    if args.tune:
+        args.tune.mkdir(parents=True, exist_ok=True)
+        n = 0
+        for f in TUNE:
+            if not f.is_file():
+                print(f"skipped tuning image {f}: not installed", file=sys.stderr)
+                continue
+            prefix = "mate" if f.parent == MATE else "opencv"
+            images.centre_crop(images.open_rgb(f), 128).save(args.tune / f"{prefix}-{f.stem}.png")
+            n += 1
+        print(f"{args.tune}: {n} tuning images (128x128)")
 
 
 if __name__ == "__main__":

@@ -33,13 +33,20 @@ class AgentConfig:
     stages: int = 4  # each halves the resolution
     params: int = 13  # P: numbers per stroke (set from the brush)
     roles: str = ""  # one letter per number: x, y or . (set from the brush; x/y are anchored)
+    # how the engine uses the agent on a picture (patch-wise, coarse to fine; measured after training)
+    tile_steps: int = 5  # actions the finest tiles get
+    later_step: int = 5  # the step index a later (finer) pass starts at: its canvas is partly painted
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> AgentConfig:
-        return cls(**json.loads(text))
+        d = json.loads(text)
+        if "steps" in d:  # agents saved before tile_steps / later_step: 1/8 of the episode, as then
+            d.setdefault("tile_steps", max(1, d["steps"] // 8))
+            d.setdefault("later_step", d["steps"] // 8)
+        return cls(**d)
 
 
 def coords(n: int, r: int, device=None) -> torch.Tensor:

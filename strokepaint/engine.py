@@ -474,9 +474,8 @@ def run(
             continue
         units = Units(brush, win, width, height)
         if method == "agent":
-            # a later pass's tiles start early in the agent's episode (step T/8: measured flat over
-            # 0 to T/4, worse at T/2)
-            s = agent_strokes(actor, renderer, brush, tgt, cv, m, cfg.margin, first_step=0 if pi == 0 else actor.cfg.steps // 8)
+            # a later pass's tiles start early in the agent's episode (README: the painting agent)
+            s = agent_strokes(actor, renderer, brush, tgt, cv, m, cfg.margin, first_step=0 if pi == 0 else actor.cfg.later_step)
         else:
             s = seed_strokes(brush, tgt, cv, inside, m, counts, gen)
         live = (torch.arange(m)[None] < torch.tensor(counts)[:, None]).float()  # [n, m]
@@ -530,12 +529,12 @@ def run(
 
 def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> tuple[list[list[Tile]], list[int]]:
     """The passes and their strokes, for the agent's strokes (`actor`) or the optimisation's (None).
-    The agent's finest tiles get ~1/8 of its episode (dev split + 8 photos, the agent alone, 200
-    strokes: one tile per episode 0.01223, 1/4 0.00888, 1/8 0.00848; README: the painting agent)."""
+    The agent's finest tiles get `tile_steps` of its actions: it paints small tiles best, and how
+    small is measured per agent (benchmarks/agent_tiles.py; README: the painting agent)."""
     if actor is None:
         return plan(width, height, cfg.strokes, 1, cfg.grid, 100)
     bundle = actor.cfg.bundle if cfg.strokes >= actor.cfg.bundle else 1
-    return plan(width, height, cfg.strokes, bundle, cfg.grid, actor.cfg.steps * actor.cfg.bundle // 8)
+    return plan(width, height, cfg.strokes, bundle, cfg.grid, actor.cfg.tile_steps * actor.cfg.bundle)
 
 
 def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> str:

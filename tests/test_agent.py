@@ -111,3 +111,24 @@ def test_log_reward_is_the_relative_drop_in_squared_error():
     assert torch.allclose(rewards["l2"], torch.tensor([0.03, 0.03]))
     expected = math.log(0.04 + LOG_FLOOR) - math.log(0.01 + LOG_FLOOR)
     assert torch.allclose(rewards["log"], torch.tensor([expected] * 2))
+
+
+def test_config_round_trips_and_older_agents_keep_their_tile_settings():
+    cfg = AgentConfig(steps=10, tile_steps=3, later_step=2)
+    assert AgentConfig.from_json(cfg.to_json()) == cfg
+    old = json.loads(AgentConfig(steps=40).to_json())
+    del old["tile_steps"], old["later_step"]  # written before the engine read them: 1/8 of the episode
+    back = AgentConfig.from_json(json.dumps(old))
+    assert (back.tile_steps, back.later_step) == (5, 5)
+
+
+def test_the_finest_agent_tiles_get_tile_steps_actions():
+    from strokepaint.engine import PaintConfig, plan_for
+
+    finest = {}
+    for tile_steps in (2, 10):
+        actor = Actor(AgentConfig(resolution=16, width=4, steps=10, tile_steps=tile_steps))
+        passes, budgets = plan_for(PaintConfig(strokes=400), actor, 128, 128)
+        assert budgets[-1] / len(passes[-1]) <= 2 * tile_steps * actor.cfg.bundle
+        finest[tile_steps] = len(passes[-1])
+    assert finest[2] > finest[10]

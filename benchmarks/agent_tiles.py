@@ -1,0 +1,84 @@
+"""How an agent paints a picture best: its `tile_steps` and `later_step`, measured, optionally saved.
+
+    python benchmarks/agent_tiles.py --agent bezier.agent.safetensors --images data/tune [--strokes 200] [--write]
+
+The engine paints patch-wise, coarse to fine; the finest tiles get `tile_steps` actions of the
+agent and every pass after the first starts at step `later_step` of its episode (the canvas is
+partly painted). Both depend on how the agent was trained (its episode length above all), so
+they are measured after training: each pair on a grid is used to paint every image in --images
+with the agent alone (no refinement, no colour fit), and the script prints the mean MSE per pair.
+`--write` stores the best pair in the agent's metadata (atomically), where the engine reads it.
+Tune on pictures that are not the dev split (prepare_data.py --tune: crops of training photos).
+This measures 128-px pictures only: check big pictures (their seams above all) with
+`benchmarks/paint_targets.py --big-only` before shipping what it writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agent", type=Path, required=True, help="agent weights (.safetensors)")
+    ap.add_argument("--images", type=Path, required=True, help="folder of pictures (resized to 128x128)")
+    ap.add_argument("--brush", default="bezier")
+    ap.add_argument("--strokes", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--write", action="store_true", help="store the best pair in the agent's metadata")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)
+    from strokepaint import images, store
+    from strokepaint.engine import PaintConfig, Tools, run
+    from strokepaint.errors import UsageError
+
+    try:
+        tools = Tools.load(a.brush, "cpu", agent_path=a.agent)
+        pictures = [images.centre_crop(images.open_rgb(f), 128) for f in images.find(a.images)]
+    except UsageError as e:
+        raise SystemExit(f"error: {e}") from None
+    if not pictures or tools.actor is None:
+        raise SystemExit(f"error: {a.images}: no pictures" if not pictures else f"error: {a.agent}: no agent")
+    targets = [images.to_tensor(p) for p in pictures]
+    cfg = tools.actor.cfg
+    t_max = cfg.steps
+    tiles = sorted({s for s in (1, 2, 3, 4, 5, 6, 8, 10, 15, 20) if s <= t_max} | {max(1, t_max // 8)})
+    laters = sorted({0, t_max // 8, t_max // 4, t_max // 2})
+    print(f"{a.agent}: episode {t_max} actions of {cfg.bundle}; saved tile_steps {cfg.tile_steps}, later_step {cfg.later_step}")
+    print(f"{len(targets)} pictures from {a.images}, {a.strokes} strokes, the agent alone")
+    paint_cfg = PaintConfig(strokes=a.strokes, method="agent", refine=0, fit_colours=False)
+    results = {}
+    for ts in tiles:
+        for ls in laters:
+            cfg.tile_steps, cfg.later_step = ts, ls
+            t0 = time.perf_counter()
+            mse = [float(((run(t, tools.brush, tools.renderer, paint_cfg, tools.actor).image() - t) ** 2).mean()) for t in targets]
+            results[ts, ls] = sum(mse) / len(mse)
+            seconds = (time.perf_counter() - t0) / len(targets)
+            print(f"tile_steps {ts:3d}  later_step {ls:3d}  MSE {results[ts, ls]:.5f}  ({seconds:.2f} s/picture)", flush=True)
+    # pairs within 1 % of the best tie; of those the largest tiles win: on small pictures the
+    # engine's 16-px floor makes small tile_steps paint the same plan, and on big ones the larger
+    # tiles are the nearer to the episodes the agent was trained on
+    low = min(results.values())
+    ts, ls = max((k for k, v in results.items() if v <= low * 1.01), key=lambda k: (k[0], -results[k]))
+    best = results[ts, ls]
+    print(f"best: tile_steps {ts}, later_step {ls}: MSE {best:.5f} (lowest {low:.5f})")
+    if a.write:
+        import json
+
+        tensors, meta = store.load_weights(a.agent, "agent")
+        config = json.loads(meta["config"])
+        config.update(tile_steps=ts, later_step=ls)
+        meta["config"] = json.dumps(config, sort_keys=True)
+        meta["tiles_measured"] = json.dumps({"images": str(a.images), "strokes": a.strokes, "mse": round(best, 6)})
+        store.save_weights(a.agent, tensors, {k: v for k, v in meta.items() if k != "format_version"})
+        print(f"wrote tile_steps {ts}, later_step {ls} into {a.agent}")
+
+
+if __name__ == "__main__":
+    main()
