@@ -33,20 +33,23 @@ class AgentConfig:
     stages: int = 4  # each halves the resolution
     params: int = 13  # P: numbers per stroke (set from the brush)
     roles: str = ""  # one letter per number: x, y or . (set from the brush; x/y are anchored)
-    # how the engine uses the agent on a picture (patch-wise, coarse to fine; measured after training)
-    tile_steps: int = 5  # actions the finest tiles get
-    later_step: int = 5  # the step index a later (finer) pass starts at: its canvas is partly painted
+    # how the engine uses the agent on a picture (patch-wise, coarse to fine; measured after training
+    # by benchmarks/agent_tiles.py); -1: 1/8 of the episode (agents saved before these existed too)
+    tile_steps: int = -1  # actions the finest tiles get
+    later_step: int = -1  # the step index a later (finer) pass starts at: its canvas is partly painted
+
+    def __post_init__(self) -> None:
+        if self.tile_steps < 0:
+            self.tile_steps = max(1, self.steps // 8)
+        if self.later_step < 0:
+            self.later_step = self.steps // 8
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> AgentConfig:
-        d = json.loads(text)
-        if "steps" in d:  # agents saved before tile_steps / later_step: 1/8 of the episode, as then
-            d.setdefault("tile_steps", max(1, d["steps"] // 8))
-            d.setdefault("later_step", d["steps"] // 8)
-        return cls(**d)
+        return cls(**json.loads(text))
 
 
 def coords(n: int, r: int, device=None) -> torch.Tensor:

@@ -314,10 +314,10 @@ def train_agent(
     from strokepaint.train_agent import AgentTraining, train
     from strokepaint.train_renderer import apply_overrides
 
-    cfg, tc = AgentConfig(), AgentTraining(reward=reward)
-    if strokes < cfg.bundle or strokes % cfg.bundle:
-        raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {cfg.bundle}")
-    cfg.steps = strokes // cfg.bundle
+    bundle = AgentConfig.bundle
+    if strokes < bundle or strokes % bundle:
+        raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")
+    cfg, tc = AgentConfig(steps=strokes // bundle), AgentTraining(reward=reward)  # tile settings follow the episode
     sets = overrides or []
     agent_keys = {f.name for f in fields(AgentConfig)}
     apply_overrides(cfg, [kv for kv in sets if kv.partition("=")[0] in agent_keys])
