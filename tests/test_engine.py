@@ -34,6 +34,21 @@ def test_share_follows_the_error():
     assert sum(engine.share(7, torch.rand(5))) == 7
 
 
+def test_phases_keep_touching_tiles_apart():
+    tiles = engine.plan(1280, 851, 4000)[0][-1]
+    groups = engine.phases(tiles, 4)
+    assert len(groups) == 4 and sorted(i for g in groups for i in g) == list(range(len(tiles)))  # each tile once
+    for g in groups:
+        assert g == sorted(g)  # tile order kept within a phase
+        for i in g:
+            for j in g:  # no two tiles of a phase overlap or share an edge
+                a, b = tiles[i], tiles[j]
+                if i != j:
+                    assert abs(a.x - b.x) > a.side * 1.01 or abs(a.y - b.y) > a.side * 1.01
+    assert engine.phases(tiles, 1) == [list(range(len(tiles)))]
+    assert len(engine.phases(tiles, 2)) == 2 and engine.phases(tiles[:1], 4) == [[0]]
+
+
 def test_refinement_groups_pad_little_and_cover_every_tile():
     counts = [60, 5, 0, 58, 7, 30, 6, 61]
     groups = engine._groups(counts, 128)
