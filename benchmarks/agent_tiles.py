@@ -1,6 +1,6 @@
 """How an agent paints a picture best: its `tile_steps` and `later_step`, measured, optionally saved.
 
-    python benchmarks/agent_tiles.py --agent bezier.agent.safetensors --images data/tune [--strokes 200] [--write]
+    python benchmarks/agent_tiles.py --agent bezier.agent.safetensors --images data/tune [--strokes 200] [--big PHOTO] [--write]
 
 The engine paints patch-wise, coarse to fine; the finest tiles get `tile_steps` actions of the
 agent and every pass after the first starts at step `later_step` of its episode (the canvas is
@@ -9,7 +9,12 @@ they are measured after training: each pair on a grid is used to paint every ima
 with the agent alone (no refinement, no colour fit), and the script prints the mean MSE per pair.
 `--write` stores the best pair in the agent's metadata (atomically), where the engine reads it.
 Tune on pictures that are not the dev split (prepare_data.py --tune: crops of training photos).
-This measures 128-px pictures only: check big pictures (their seams above all) with
+
+On 128-px pictures the engine never makes tiles below 16 px, so several `tile_steps` paint the
+same plan and tie; pairs within 1 % of the best tie. Ties are broken on a big photo (`--big`,
+default MATE `Aqua.jpg`, a training photo, resized to 1280 px wide, 4,000 strokes, the agent
+alone), where they give different tiles: of the tied values that give the big photo's best plan,
+the largest (fewer, larger tiles elsewhere too). Check big pictures' seams with
 `benchmarks/paint_targets.py --big-only` before shipping what it writes.
 """
 
@@ -29,6 +34,7 @@ def main() -> None:
     ap.add_argument("--brush", default="bezier")
     ap.add_argument("--strokes", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--big", type=Path, default=Path("/usr/share/backgrounds/mate/nature/Aqua.jpg"), help="photo that breaks ties")
     ap.add_argument("--write", action="store_true", help="store the best pair in the agent's metadata")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -40,6 +46,7 @@ def main() -> None:
     try:
         tools = Tools.load(a.brush, "cpu", agent_path=a.agent)
         pictures = [images.centre_crop(images.open_rgb(f), 128) for f in images.find(a.images)]
+        big = images.open_rgb(a.big)
     except UsageError as e:
         raise SystemExit(f"error: {e}") from None
     if not pictures or tools.actor is None:
@@ -61,11 +68,10 @@ def main() -> None:
             results[ts, ls] = sum(mse) / len(mse)
             seconds = (time.perf_counter() - t0) / len(targets)
             print(f"tile_steps {ts:3d}  later_step {ls:3d}  MSE {results[ts, ls]:.5f}  ({seconds:.2f} s/picture)", flush=True)
-    # pairs within 1 % of the best tie; of those the largest tiles win: on small pictures the
-    # engine's 16-px floor makes small tile_steps paint the same plan, and on big ones the larger
-    # tiles are the nearer to the episodes the agent was trained on
     low = min(results.values())
-    ts, ls = max((k for k, v in results.items() if v <= low * 1.01), key=lambda k: (k[0], -results[k]))
+    tied = [k for k, v in results.items() if v <= low * 1.01]
+    ls = min(tied, key=lambda k: results[k])[1]  # the best later_step
+    ts = _break_ties(sorted(k[0] for k in tied if k[1] == ls), ls, big, tools, cfg)
     best = results[ts, ls]
     print(f"best: tile_steps {ts}, later_step {ls}: MSE {best:.5f} (lowest {low:.5f})")
     if a.write:
@@ -78,6 +84,33 @@ def main() -> None:
         meta["tiles_measured"] = json.dumps({"images": str(a.images), "strokes": a.strokes, "mse": round(best, 6)})
         store.save_weights(a.agent, tensors, {k: v for k, v in meta.items() if k != "format_version"})
         print(f"wrote tile_steps {ts}, later_step {ls} into {a.agent}")
+
+
+def _break_ties(candidates: list[int], later: int, photo, tools, cfg) -> int:
+    """Of `tile_steps` values that tie on 128-px pictures, the largest of those that give the big
+    photo (1280 px wide, 4,000 strokes, the agent alone) its lowest MSE."""
+    from PIL import Image
+
+    from strokepaint import images
+    from strokepaint.engine import PaintConfig, plan_for, run
+
+    w = 1280
+    h = max(1, round(photo.height * w / photo.width))
+    target = images.to_tensor(photo.resize((w, h), Image.LANCZOS))
+    paint_cfg = PaintConfig(strokes=4000, method="agent", refine=0, fit_colours=False)
+    plans: dict[tuple, list[int]] = {}
+    for ts in candidates:  # values that give the same tiles paint the same picture
+        cfg.tile_steps = ts
+        passes, budgets = plan_for(paint_cfg, tools.actor, w, h)
+        plans.setdefault((tuple(len(p) for p in passes), tuple(budgets)), []).append(ts)
+    if len(plans) == 1:
+        return max(candidates)
+    scores = {}
+    for key, group in plans.items():
+        cfg.tile_steps, cfg.later_step = group[0], later
+        scores[key] = float(((run(target, tools.brush, tools.renderer, paint_cfg, tools.actor).image() - target) ** 2).mean())
+        print(f"tie on the big photo ({w}x{h}): tile_steps {group}: {key[0][-1]} finest tiles, MSE {scores[key]:.5f}", flush=True)
+    return max(plans[min(scores, key=scores.get)])
 
 
 if __name__ == "__main__":

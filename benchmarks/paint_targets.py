@@ -66,6 +66,20 @@ def big_photo(path: Path | None, dest: Path) -> Path:
     return dest
 
 
+def border_errors(err: np.ndarray, tiles) -> tuple[float, float]:
+    """Mean of a squared-error map [H, W] within 4 px of the tiles' inner borders, and elsewhere."""
+    h, w = err.shape
+    near = np.zeros((h, w), bool)
+    for t in tiles:
+        for x in (t.x, t.x + t.side):
+            if 4 < x < w - 4:
+                near[:, max(0, round(x) - 4) : round(x) + 4] = True
+        for y in (t.y, t.y + t.side):
+            if 4 < y < h - 4:
+                near[max(0, round(y) - 4) : round(y) + 4, :] = True
+    return float(err[near].mean()), float(err[~near].mean())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, required=True)
@@ -148,18 +162,10 @@ def big(a: argparse.Namespace) -> None:
         cfg = engine.PaintConfig(strokes=4000, method=a.method)
         method = engine.choose_method(cfg, actor, 1280, 851)
         passes, _ = engine.plan_for(cfg, actor if method == "agent" else None, 1280, 851)
-        near = np.zeros((851, 1280), bool)
-        for t in passes[-1]:
-            for x in (t.x, t.x + t.side):
-                if 4 < x < 1276:
-                    near[:, max(0, round(x) - 4) : round(x) + 4] = True
-            for y in (t.y, t.y + t.side):
-                if 4 < y < 847:
-                    near[max(0, round(y) - 4) : round(y) + 4, :] = True
         print(f"method {method}: time {wall:.1f} s (target <= 15 s), peak memory {peak:.0f} MB (target <= 2048 MB)")
         gain = 100 * (1 - err.mean() / up_err)
         print(f"full-res mse {err.mean():.5f}; 128-px painting (200 strokes) upscaled {up_err:.5f}: {gain:.0f}% lower (target >= 30%)")
-        seam, rest = err[near].mean(), err[~near].mean()
+        seam, rest = border_errors(err, passes[-1])
         side = passes[-1][0].side
         print(f"mse within 4 px of the finest ({side:.0f} px) tiles' borders {seam:.5f}, elsewhere {rest:.5f}: ", end="")
         print(f"ratio {seam / rest:.2f} (target <= 1.2)")
