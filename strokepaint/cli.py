@@ -271,7 +271,7 @@ def train_brush(
 def train_agent(
     brush_name: Annotated[str, typer.Option("--brush", help="Brush to train a painting agent for.")] = "bezier",
     data: Annotated[Path | None, typer.Option("--data", help="Folder of training photos (searched recursively).")] = None,
-    strokes: Annotated[int, typer.Option("--strokes", help="Strokes per painting (episode length x bundle of 5).")] = 200,
+    strokes: Annotated[int, typer.Option("--strokes", help="Strokes per training episode (actions x bundle of 5).")] = 50,
     minutes: Annotated[float | None, typer.Option("--minutes", help="Training time budget of this run (default 60).")] = None,
     updates: Annotated[int | None, typer.Option("--updates", help="Train this many updates instead of minutes (reproducible).")] = None,
     reward: Annotated[str, typer.Option("--reward", help="wgan (the paper's), l2 (its ablation) or log (relative error drop).")] = "log",

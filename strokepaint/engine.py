@@ -45,11 +45,12 @@ if TYPE_CHECKING:
 
 TILE = 128  # px of the picture: the finest tiles of a large picture (the paper's patch size)
 MAX_STROKES = 100_000
+PHASES_MIN_TILES = 16  # an unrefined pass (the agent alone) is painted in phases only above this many tiles
 FIT_LIMIT = 40_000_000  # strokes x pixels up to which colours are fitted at the end (~0.5 GB)
 GROUP = 1536  # strokes refined at once (bounds memory: ~0.5 MB of saved activations per stroke)
 AGENT_CHUNK = 256  # tiles the agent paints at once (bounds memory: ~1 MB per tile)
 METHODS = ("auto", "optimize", "agent")
-AUTO_STEPS = 20  # `auto`: the agent lays the strokes when the refinement gives each fewer steps than this
+AUTO_STEPS = 30  # `auto`: the agent lays the strokes when the refinement gives each fewer steps than this
 AUTO_PIXELS = 2_000_000  # ... on pictures up to this size (beyond, its broad strokes cost more to draw)
 Progress = Callable[[str, float, int], None]  # (what, passes done (fractional), passes)
 
@@ -479,7 +480,9 @@ def run(
         errors = (((cv - tgt) ** 2) * inside).sum((1, 2, 3)) * (win.side.float() ** 2) / inside.sum((1, 2, 3)).clamp_min(1)
         counts = share(budget, errors, cap=-(-3 * budget // len(tiles)))  # at most 3x the mean: batches stay dense
         laid, painted = [], 0  # strokes of each phase; tiles painted in the earlier phases
-        for idx in phases(tiles, cfg.phases):
+        # phases pay where the strokes are refined over their windows; the agent alone sees only its
+        # tiles, so a pass it lays unrefined gets them only when it has many tiles (README, step 2)
+        for idx in phases(tiles, cfg.phases if schedule[pi] or len(tiles) > PHASES_MIN_TILES else 1):
             if laid and laid[-1].numel():  # a later phase sees what the earlier ones painted (spilled) on its tiles
                 canvas = raster.render(brush, laid[-1], ww, wh, canvas=canvas)
                 cv = win_w.crop(canvas, r)
@@ -593,17 +596,18 @@ def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> 
 def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> str:
     """`auto`: the agent lays the strokes when the refinement can give each only a few steps
     (fewer than AUTO_STEPS), the picture has at most AUTO_PIXELS and the agent's finest tiles are
-    more than half its resolution of the picture (it sees them with most of their detail); the
-    optimisation's seeds otherwise. Measured (README, quality and speed): 4,000 strokes on 1280 px
-    photos 17 % lower MSE; 400 or 1,000 strokes on 1024 px and 2,000 on 128 px, the optimisation
-    is better; 10,000 strokes on 3 MP, the agent 18 % better but twice as slow."""
+    more than a quarter of its resolution of the picture (16 px: the engine's floor, where
+    128-px pictures end); the optimisation's seeds otherwise. Measured (README, step 3: four
+    photos at 256 to 1280 px): from 1,000 strokes the agent's are as good or better, in 35-45 %
+    less time; at 700 and below the optimisation's are better; 2,000 strokes on 128 px (16-px
+    tiles) the optimisation is better; 10,000 strokes on 3 MP, the agent better but twice as slow."""
     if cfg.method != "auto":
         return cfg.method
     steps = cfg.refine if cfg.refine >= 0 else cfg.step_budget / cfg.strokes
     if actor is None or steps >= AUTO_STEPS or width * height > AUTO_PIXELS:
         return "optimize"
     passes, _ = plan_for(cfg, actor, width, height)
-    return "agent" if passes[-1][0].side > actor.cfg.resolution / 2 else "optimize"
+    return "agent" if passes[-1][0].side > actor.cfg.resolution / 4 else "optimize"
 
 
 def fit_colours(brush: Brush, strokes: torch.Tensor, target: torch.Tensor, background) -> torch.Tensor:

@@ -37,12 +37,12 @@ LOG_FLOOR = 1e-4  # `log` reward: squared error below this counts as done (a ~40
 @dataclass
 class AgentTraining:
     envs: int = 32  # paintings in progress at once
-    batch: int = 64  # transitions per update
+    batch: int = 32  # transitions per update (the shipped bezier agent's settings, README)
     replay: int = 20_000  # transitions kept
     warmup: int = 400  # env steps of the untrained actor before learning starts
     gamma: float = 0.95**5  # discount per action (paper: 0.95 per stroke, k = 5)
     tau: float = 0.005  # soft target update
-    lr_actor: float = 3e-4
+    lr_actor: float = 1e-3  # the shipped bezier agent (the paper: 3e-4 at batch 96)
     lr_critic: float = 1e-3
     lr_disc: float = 3e-4
     gp: float = 10.0  # WGAN gradient penalty weight

@@ -78,7 +78,8 @@ def test_auto_method_chooses_the_agent_only_for_big_paintings_with_few_steps_per
     choose = lambda w, h, n, **kw: engine.choose_method(engine.PaintConfig(strokes=n, **kw), actor, w, h)  # noqa: E731
     assert choose(1280, 851, 4000) == "agent"  # 7 steps a stroke, finest tiles ~53 px
     assert choose(128, 128, 200) == "optimize"  # 140 steps a stroke
-    assert choose(1024, 683, 1000) == "optimize"  # 28 steps a stroke
+    assert choose(1024, 683, 1000) == "agent"  # 28 steps a stroke
+    assert choose(1024, 683, 700) == "optimize"  # 40 steps a stroke
     assert choose(128, 128, 2000) == "optimize"  # tiles of 16 px: too small for the agent to see
     assert choose(2000, 1500, 10_000) == "optimize"  # 3 MP: the agent's strokes cost too much to draw
     assert choose(1280, 851, 4000, refine=60) == "optimize"  # the user gives each stroke many steps
