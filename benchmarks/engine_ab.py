@@ -27,7 +27,10 @@ def parse_variant(text: str) -> dict:
     out = {}
     for item in text.split():
         key, _, value = item.partition("=")
-        out[key] = ast.literal_eval(value)
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"--variant {text!r}: {item!r} is not key=value with a Python literal") from None
     return out
 
 
@@ -58,7 +61,7 @@ def main() -> None:
         else:
             files = [f for folder in a.images for f in images.find(folder)]
             targets = [images.to_tensor(images.centre_crop(images.open_rgb(f), 128)) for f in files]
-    except (UsageError, ValueError, SyntaxError, TypeError) as e:
+    except (UsageError, ValueError, TypeError) as e:
         raise SystemExit(f"error: {e}") from None
     if not targets:
         raise SystemExit(f"error: {' '.join(map(str, a.images))}: no pictures")

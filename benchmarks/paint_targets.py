@@ -56,8 +56,16 @@ def falls(res: dict) -> None:
 
 
 def big_photo(path: Path | None, dest: Path) -> Path:
-    src = path or sorted(MATE.glob("*.jpg"))[0]
-    img = Image.open(src).convert("RGB")
+    """The photo (default: the first MATE nature background) resized and centre-cropped to
+    1280x851, saved to `dest`; a missing or unreadable photo ends the script with a one-line error."""
+    from strokepaint import images
+    from strokepaint.errors import UsageError
+
+    src = path or min(MATE.glob("*.jpg"), default=MATE / "(no photos)")
+    try:
+        img = images.open_rgb(src)
+    except UsageError as e:
+        raise SystemExit(f"error: {e}") from None
     s = max(1280 / img.width, 851 / img.height)
     img = img.resize((round(img.width * s), round(img.height * s)), Image.LANCZOS)
     left, top = (img.width - 1280) // 2, (img.height - 851) // 2
