@@ -483,10 +483,10 @@ def run(
         # phases pay where the strokes are refined over their windows; the agent alone sees only its
         # tiles, so a pass it lays unrefined gets them only when it has many tiles (README, step 2)
         for idx in phases(tiles, cfg.phases if schedule[pi] or len(tiles) > PHASES_MIN_TILES else 1):
+            sel = torch.tensor(idx)
             if laid and laid[-1].numel():  # a later phase sees what the earlier ones painted (spilled) on its tiles
                 canvas = raster.render(brush, laid[-1], ww, wh, canvas=canvas)
-                cv = win_w.crop(canvas, r)
-            sel = torch.tensor(idx)
+                cv[sel] = win_w.select(sel).crop(canvas, r)  # (only its own windows: the others are done)
 
             def report(frac: float, pi=pi, start=painted, k=len(idx), n=len(tiles)) -> None:
                 if progress:
@@ -503,13 +503,13 @@ def run(
                     tgt[sel],
                     cv[sel],
                     inside[sel],
-                    [counts[i] for i in idx],
-                    schedule[pi],
-                    0 if pi == 0 else (actor.cfg.later_step if actor else 0),
-                    gen,
-                    report,
-                    width,
-                    height,
+                    counts=[counts[i] for i in idx],
+                    iterations=schedule[pi],
+                    first_step=0 if pi == 0 else (actor.cfg.later_step if actor else 0),
+                    gen=gen,
+                    report=report,
+                    width=width,
+                    height=height,
                 )
             )
             painted += len(idx)
