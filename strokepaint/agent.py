@@ -33,12 +33,18 @@ class AgentConfig:
     stages: int = 4  # each halves the resolution
     params: int = 13  # P: numbers per stroke (set from the brush)
     roles: str = ""  # one letter per number: x, y or . (set from the brush; x/y are anchored)
+    # a stroke's colour: `fit` the colour that brings the canvas closest to the target where the
+    # stroke lands (compose.best_colours), the actor's own colour only where it barely shows;
+    # `actor` the actor's (the paper). README: fit is better for every shipped agent, trained either way
+    colours: str = "fit"
     # how the engine uses the agent on a picture (patch-wise, coarse to fine; measured after training
     # by benchmarks/agent_tiles.py); -1: 1/8 of the episode (agents saved before these existed too)
     tile_steps: int = -1  # actions the finest tiles get
     later_step: int = -1  # the step index a later (finer) pass starts at: its canvas is partly painted
 
     def __post_init__(self) -> None:
+        if self.colours not in ("actor", "fit"):
+            raise ValueError(f"colours={self.colours!r}: choose actor or fit")
         if self.tile_steps < 0:
             self.tile_steps = max(1, self.steps // 8)
         if self.later_step < 0:

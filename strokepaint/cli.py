@@ -275,6 +275,9 @@ def train_agent(
     minutes: Annotated[float | None, typer.Option("--minutes", help="Training time budget of this run (default 60).")] = None,
     updates: Annotated[int | None, typer.Option("--updates", help="Train this many updates instead of minutes (reproducible).")] = None,
     reward: Annotated[str, typer.Option("--reward", help="wgan (the paper's), l2 (its ablation) or log (relative error drop).")] = "log",
+    colours: Annotated[
+        str, typer.Option("--colours", help="fit (each stroke's best colour where it lands) or actor (the actor's own, the paper's).")
+    ] = "fit",
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the agent (default: your strokepaint data folder).")] = None,
     renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to train through (default: the brush's).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint next to --out.")] = False,
@@ -304,6 +307,8 @@ def train_agent(
 
     if reward not in REWARDS:
         raise UsageError(f"--reward {reward}: choose {', '.join(REWARDS)}")
+    if colours not in ("fit", "actor"):
+        raise UsageError(f"--colours {colours}: choose fit or actor")
     if minutes is None and updates is None:
         minutes = 60.0
     brush = get_brush(brush_name)
@@ -317,7 +322,7 @@ def train_agent(
     bundle = AgentConfig.bundle
     if strokes < bundle or strokes % bundle:
         raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")
-    cfg, tc = AgentConfig(steps=strokes // bundle), AgentTraining(reward=reward)  # tile settings follow the episode
+    cfg, tc = AgentConfig(steps=strokes // bundle, colours=colours), AgentTraining(reward=reward)  # tile settings follow the episode
     sets = overrides or []
     agent_keys = {f.name for f in fields(AgentConfig)}
     apply_overrides(cfg, [kv for kv in sets if kv.partition("=")[0] in agent_keys])

@@ -67,6 +67,26 @@ class _Composite(torch.autograd.Function):
         return d_canvas.reshape(canvas_shape), d_alpha.view(alpha_shape), d_color.view(color_shape)
 
 
+def best_colours(
+    canvas: torch.Tensor, alpha: torch.Tensor, target: torch.Tensor, prior: torch.Tensor, ridge: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Strokes laid in order, each in the colour that brings the canvas closest to the target
+    where it lands, given the canvas before it (what geometrize does for each shape):
+
+        c_i = sum_px a_i (T - C_{i-1} (1 - a_i)) / sum_px a_i^2      (per channel, clamped to [0, 1])
+
+    ridge-regularised towards `prior` (the colours proposed), so a stroke that barely shows keeps
+    its own. canvas, target [B, 3, H, W]; alpha [B, N, H, W]; prior [B, N, 3] -> (canvas, colours).
+    Differentiable (autograd through the N steps)."""
+    colours = []
+    for a, p in zip(alpha.unsqueeze(2).unbind(1), prior.unbind(1)):  # a [B, 1, H, W], p [B, 3]
+        num = (a * (target - canvas * (1 - a))).sum((2, 3)) + ridge * p
+        c = (num / ((a * a).sum((2, 3)) + ridge)).clamp(0, 1)
+        canvas = torch.lerp(canvas, c[..., None, None], a)
+        colours.append(c)
+    return canvas, torch.stack(colours, 1)
+
+
 def uncovered(alpha: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """What later strokes leave uncovered: keep[i] = prod_{j >= i} (1 - alpha_j) along `dim`
     (strokes in order), keep[N] = 1; shape [..., N + 1, ...]. keep[i + 1] is the share of stroke

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe
 from strokepaint.brush import Brush
-from strokepaint.compose import blank, composite
+from strokepaint.compose import best_colours, blank, composite
 from strokepaint.errors import UsageError
 from strokepaint.renderer import NeuralRenderer
 
@@ -67,13 +67,19 @@ def decode(brush: Brush, actions: torch.Tensor) -> torch.Tensor:
     return low + actions * (high - low)
 
 
-def paint(renderer: NeuralRenderer, canvas: torch.Tensor, strokes: torch.Tensor) -> torch.Tensor:
-    """Composite bundles of strokes [B, k, P] onto canvases [B, 3, R, R] through the renderer."""
+def paint(
+    renderer: NeuralRenderer, canvas: torch.Tensor, strokes: torch.Tensor, target: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composite bundles of strokes [B, k, P] onto canvases [B, 3, R, R] through the renderer:
+    (new canvas, strokes). Given the `target`, each stroke takes its best colour where it lands
+    (AgentConfig.colours `fit`), and the strokes returned carry those colours."""
     b, k, p = strokes.shape
-    r = canvas.shape[-1]
-    g = strokes[..., : renderer.brush.n_geometry].reshape(b * k, -1)
-    alpha = renderer(g, canvas=r).view(b, k, r, r)
-    return composite(canvas, alpha, strokes[..., renderer.brush.n_geometry :])
+    r, ng = canvas.shape[-1], renderer.brush.n_geometry
+    alpha = renderer(strokes[..., :ng].reshape(b * k, -1), canvas=r).view(b, k, r, r)
+    if target is None:
+        return composite(canvas, alpha, strokes[..., ng:]), strokes
+    canvas, colours = best_colours(canvas, alpha, target, strokes[..., ng:])
+    return canvas, torch.cat([strokes[..., :ng], colours], -1)
 
 
 class Targets:
@@ -174,6 +180,10 @@ class Learner:
         for p in renderer.parameters():
             p.requires_grad_(False)
 
+    def fit(self, target: torch.Tensor) -> torch.Tensor | None:
+        """The target if strokes take their best colours (AgentConfig.colours), else None."""
+        return target if self.cfg.colours == "fit" else None
+
     def reward(self, before: torch.Tensor, after: torch.Tensor, target: torch.Tensor, disc: Discriminator) -> torch.Tensor:
         if self.tc.reward in ("l2", "log"):
             e0, e1 = ((before - target) ** 2).mean((1, 2, 3)), ((after - target) ** 2).mean((1, 2, 3))
@@ -209,7 +219,7 @@ class Learner:
         # actor: through the renderer, maximise r(s, pi(s)) + gamma V(s')
         self.actor.train()
         strokes = decode(self.brush, self.actor(observe(canvas, target, step, T)))
-        new = paint(self.renderer, canvas, strokes)
+        new, _ = paint(self.renderer, canvas, strokes, self.fit(target))
         for m in (self.critic, self.disc_t):
             m.requires_grad_(False)
         q = self.reward(canvas, new, target, self.disc_t) + tc.gamma * not_last * self.critic(observe(new, target, step + 1, T))
@@ -263,8 +273,7 @@ def act(
         )
         if noise:
             a = torch.sigmoid(torch.logit(a, 1e-4) + noise * torch.randn(a.shape, generator=gen).to(a.device))
-        strokes = decode(brush, a)
-        canvas = paint(renderer, canvas, strokes)
+        canvas, strokes = paint(renderer, canvas, decode(brush, a), target if actor.cfg.colours == "fit" else None)
         all_strokes.append(strokes)
     return canvas, torch.cat(all_strokes, 1)
 
@@ -410,7 +419,7 @@ def train(
                     learner.actor.eval()
                     a = learner.actor(observe(canvas, target, t, T))
                     a = torch.sigmoid(torch.logit(a, 1e-4) + tc.noise * torch.randn(a.shape, generator=gen).to(device))
-                new = paint(renderer, canvas, decode(brush, a))
+                new, _ = paint(renderer, canvas, decode(brush, a), learner.fit(target))
             replay.add(canvas.cpu(), new.cpu(), target.cpu(), t.cpu())
             canvas, t = new, t + 1
             finished = t >= T

@@ -61,7 +61,10 @@ def apply_overrides(obj, pairs: list[str]):
             parsed = tuple(parsed)
         setattr(obj, key, parsed)
     if hasattr(obj, "__post_init__"):
-        obj.__post_init__()
+        try:
+            obj.__post_init__()
+        except ValueError as e:
+            raise UsageError(f"--set: {e}") from None
     return obj
 
 

@@ -42,14 +42,29 @@ def test_actions_paint_through_the_renderer():
     b = get_brush("circle")
     rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
     a = torch.rand(2, 5, b.n_params, requires_grad=True)
-    canvas = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a))
+    canvas, _ = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a))
     assert canvas.shape == (2, 3, 16, 16)
     canvas.sum().backward()
     assert a.grad.abs().sum() > 0  # the actor learns through the renderer
 
 
-@pytest.mark.parametrize("reward", ["wgan", "l2", "log"])
-def test_training_loop_runs(tmp_path, reward):
+def test_fitted_colours_are_the_strokes_returned_and_the_actor_learns_through_them():
+    """colours `fit`: the strokes come back in the colours they were painted in, and the geometry
+    still gets a gradient (through the renderer and through the colour formula)."""
+    b = get_brush("circle")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    a = torch.rand(2, 5, b.n_params, requires_grad=True)
+    target = torch.rand(2, 3, 16, 16)
+    canvas, strokes = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a), target)
+    again, _ = paint(rnd, torch.ones(2, 3, 16, 16), strokes.detach())
+    assert torch.allclose(canvas, again, atol=1e-6)
+    assert not torch.allclose(strokes[..., b.n_geometry :], decode(b, a)[..., b.n_geometry :])
+    ((canvas - target) ** 2).sum().backward()
+    assert a.grad[..., : b.n_geometry].abs().sum() > 0
+
+
+@pytest.mark.parametrize("reward, colours", [("wgan", "actor"), ("l2", "actor"), ("log", "fit")])
+def test_training_loop_runs(tmp_path, reward, colours):
     b = get_brush("bezier")
     rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
     out = tmp_path / "agent.safetensors"
@@ -60,13 +75,14 @@ def test_training_loop_runs(tmp_path, reward):
         _photos(tmp_path / "photos"),
         out,
         updates=4,
-        cfg=TINY,
+        cfg=AgentConfig(**{**TINY.__dict__, "colours": colours}),
         tc=AgentTraining(envs=4, batch=8, replay=64, warmup=8, reward=reward, val_images=4, validate_every=2),
         progress=lambda u, total, info: seen.append(info),
     )
     assert meta["updates"] == "4" and len(seen) == 4
     tensors, stored = store.load_weights(out, "agent")
     assert json.loads(stored["config"])["params"] == 13
+    assert json.loads(stored["config"])["colours"] == colours
     history = json.loads(stored["history"])
     assert [h["update"] for h in history] == [0, 2, 4] and all(h["val_mse"] > 0 for h in history)
     assert all(torch.isfinite(t).all() for t in tensors.values())

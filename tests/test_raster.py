@@ -7,7 +7,7 @@ import torch
 from conftest import random_strokes
 
 from strokepaint import sdf
-from strokepaint.compose import blank, composite
+from strokepaint.compose import best_colours, blank, composite
 from strokepaint.plugins import get_brush, registry
 from strokepaint.raster import coverage, rasterize, render
 
@@ -226,3 +226,26 @@ def test_composite_gradient_is_exact(lead):
         assert torch.allclose(a, b, atol=1e-12)
     shared = canvas[(0,) * len(lead)].detach().requires_grad_(True) if lead else canvas  # one canvas for a batch
     assert torch.autograd.gradcheck(composite, (shared, alpha, color))
+
+
+def test_best_colours_leave_no_gain_in_colour():
+    """Each stroke's colour is where the squared error after it, given the canvas before it, is
+    least: its gradient there is zero (inside [0, 1], no ridge); the canvas is the composite."""
+    gen = torch.Generator().manual_seed(1)
+    target = 0.3 + 0.4 * torch.rand(2, 3, 6, 7, generator=gen, dtype=torch.float64)
+    canvas = 0.3 + 0.4 * torch.rand(2, 3, 6, 7, generator=gen, dtype=torch.float64)
+    alpha = torch.rand(2, 4, 6, 7, generator=gen, dtype=torch.float64)
+    prior = torch.rand(2, 4, 3, generator=gen, dtype=torch.float64)
+    out, colours = best_colours(canvas, alpha, target, prior, ridge=0.0)
+    assert torch.allclose(out, composite(canvas, alpha, colours), atol=1e-12)
+    assert not torch.allclose(colours, prior)
+    before = canvas
+    for i in range(4):
+        c = colours[:, i].clone().requires_grad_(True)
+        err = ((torch.lerp(before, c[..., None, None], alpha[:, i : i + 1]) - target) ** 2).sum()
+        (grad,) = torch.autograd.grad(err, c)
+        assert grad.abs().max() < 1e-9
+        before = composite(before, alpha[:, i : i + 1], colours[:, i : i + 1])
+    # a stroke that does not show keeps the colour proposed
+    _, kept = best_colours(canvas, torch.zeros_like(alpha), target, prior)
+    assert torch.allclose(kept, prior)

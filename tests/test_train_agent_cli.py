@@ -69,6 +69,8 @@ def test_torchrun_two_processes_agree(tmp_path, photos):
         (["--data", "EMPTY"], "no readable images"),
         (["--data", "PHOTOS", "--strokes", "12"], "multiple of the bundle"),
         (["--data", "PHOTOS", "--reward", "gold"], "--reward"),
+        (["--data", "PHOTOS", "--colours", "paint"], "--colours"),
+        (["--data", "PHOTOS", "--set", "colours=paint"], "colours='paint'"),
         (["--data", "PHOTOS", "--set", "batch=100000"], "too large for memory"),
         (["--data", "PHOTOS", "--renderer", "OTHER"], "brush"),
     ],
