@@ -81,7 +81,7 @@ def main() -> None:
         config = json.loads(meta["config"])
         config.update(tile_steps=ts, later_step=ls)
         meta["config"] = json.dumps(config, sort_keys=True)
-        meta["tiles_measured"] = json.dumps({"images": str(a.images), "strokes": a.strokes, "mse": round(best, 6)})
+        meta["tiles_measured"] = json.dumps({"images": a.images.name, "strokes": a.strokes, "mse": round(best, 6)})
         store.save_weights(a.agent, tensors, {k: v for k, v in meta.items() if k != "format_version"})
         print(f"wrote tile_steps {ts}, later_step {ls} into {a.agent}")
 

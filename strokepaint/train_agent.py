@@ -1,7 +1,8 @@
 """Model-based DDPG for the painting agent (paper §3), in one file, sized for the CPU.
 
 env      B paintings in progress at R x R; an action paints a bundle of k strokes through the
-         brush's neural renderer; an episode is T actions on one target
+         brush's neural renderer, each in its best colour where it lands (AgentConfig.colours
+         `fit`; `actor`: the actor's own); an episode is T actions on one target
 reward   r(s, s') = D(s', target) - D(s, target) with D a WGAN-GP critic of (canvas, target)
          pairs (real: (target, target)); `l2` instead: the drop in squared error; `log`: the
          drop in its logarithm (rewards sum to log(e_0 / e_T): every step's relative gain counts)
@@ -80,6 +81,12 @@ def paint(
         return composite(canvas, alpha, strokes[..., ng:]), strokes
     canvas, colours = best_colours(canvas, alpha, target, strokes[..., ng:])
     return canvas, torch.cat([strokes[..., :ng], colours], -1)
+
+
+def fitting(cfg: AgentConfig, target: torch.Tensor) -> torch.Tensor | None:
+    """What `paint` fits the colours to: the target if the agent's strokes take their best
+    colours (AgentConfig.colours `fit`), else nothing (the actor's own colours)."""
+    return target if cfg.colours == "fit" else None
 
 
 class Targets:
@@ -180,10 +187,6 @@ class Learner:
         for p in renderer.parameters():
             p.requires_grad_(False)
 
-    def fit(self, target: torch.Tensor) -> torch.Tensor | None:
-        """The target if strokes take their best colours (AgentConfig.colours), else None."""
-        return target if self.cfg.colours == "fit" else None
-
     def reward(self, before: torch.Tensor, after: torch.Tensor, target: torch.Tensor, disc: Discriminator) -> torch.Tensor:
         if self.tc.reward in ("l2", "log"):
             e0, e1 = ((before - target) ** 2).mean((1, 2, 3)), ((after - target) ** 2).mean((1, 2, 3))
@@ -219,7 +222,7 @@ class Learner:
         # actor: through the renderer, maximise r(s, pi(s)) + gamma V(s')
         self.actor.train()
         strokes = decode(self.brush, self.actor(observe(canvas, target, step, T)))
-        new, _ = paint(self.renderer, canvas, strokes, self.fit(target))
+        new, _ = paint(self.renderer, canvas, strokes, fitting(self.cfg, target))
         for m in (self.critic, self.disc_t):
             m.requires_grad_(False)
         q = self.reward(canvas, new, target, self.disc_t) + tc.gamma * not_last * self.critic(observe(new, target, step + 1, T))
@@ -273,7 +276,7 @@ def act(
         )
         if noise:
             a = torch.sigmoid(torch.logit(a, 1e-4) + noise * torch.randn(a.shape, generator=gen).to(a.device))
-        canvas, strokes = paint(renderer, canvas, decode(brush, a), target if actor.cfg.colours == "fit" else None)
+        canvas, strokes = paint(renderer, canvas, decode(brush, a), fitting(actor.cfg, target))
         all_strokes.append(strokes)
     return canvas, torch.cat(all_strokes, 1)
 
@@ -419,7 +422,7 @@ def train(
                     learner.actor.eval()
                     a = learner.actor(observe(canvas, target, t, T))
                     a = torch.sigmoid(torch.logit(a, 1e-4) + tc.noise * torch.randn(a.shape, generator=gen).to(device))
-                new, _ = paint(renderer, canvas, decode(brush, a), learner.fit(target))
+                new, _ = paint(renderer, canvas, decode(brush, a), fitting(cfg, target))
             replay.add(canvas.cpu(), new.cpu(), target.cpu(), t.cpu())
             canvas, t = new, t + 1
             finished = t >= T
