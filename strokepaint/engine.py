@@ -9,7 +9,8 @@
                     resampled to `resolution` px. The tiles are painted in four phases (the four
                     parities of column and row: no two tiles of a phase touch), each phase's
                     windows as one batch, each phase seeing what the earlier ones painted:
-                      seed      the agent paints the tile (bundles of k strokes), or strokes are
+                      seed      the agent paints the tile (bundles of k strokes, each in its best
+                                colour where it lands unless the agent says otherwise), or strokes are
                                 placed where the error is largest, in its colour (`auto` chooses:
                                 the agent for big paintings with few refinement steps per stroke)
                       refine    Adam on the strokes' logits through the neural renderer, against the
@@ -599,7 +600,8 @@ def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int
     more than a quarter of its resolution of the picture (16 px: the engine's floor, where
     128-px pictures end); the optimisation's seeds otherwise. Measured (README, step 3: four
     photos at 256 to 1280 px): from 1,000 strokes the agent's are as good or better, in 35-45 %
-    less time; at 700 and below the optimisation's are better; 2,000 strokes on 128 px (16-px
+    less time; at 700 they tie on 1,024-px pictures (agent's colours fitted) and below, or on
+    smaller pictures, the optimisation's are better; 2,000 strokes on 128 px (16-px
     tiles) the optimisation is better; 10,000 strokes on 3 MP, the agent better but twice as slow."""
     if cfg.method != "auto":
         return cfg.method
