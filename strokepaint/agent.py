@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+COLOURS = ("fit", "actor")  # AgentConfig.colours
+
 
 @dataclass
 class AgentConfig:
@@ -43,8 +45,8 @@ class AgentConfig:
     later_step: int = -1  # the step index a later (finer) pass starts at: its canvas is partly painted
 
     def __post_init__(self) -> None:
-        if self.colours not in ("actor", "fit"):
-            raise ValueError(f"colours={self.colours!r}: choose actor or fit")
+        if self.colours not in COLOURS:
+            raise ValueError(f"colours={self.colours!r}: choose {' or '.join(COLOURS)}")
         if self.tile_steps < 0:
             self.tile_steps = max(1, self.steps // 8)
         if self.later_step < 0:

@@ -307,8 +307,10 @@ def train_agent(
 
     if reward not in REWARDS:
         raise UsageError(f"--reward {reward}: choose {', '.join(REWARDS)}")
-    if colours not in ("fit", "actor"):
-        raise UsageError(f"--colours {colours}: choose fit or actor")
+    from strokepaint.agent import COLOURS
+
+    if colours not in COLOURS:
+        raise UsageError(f"--colours {colours}: choose {' or '.join(COLOURS)}")
     if minutes is None and updates is None:
         minutes = 60.0
     brush = get_brush(brush_name)

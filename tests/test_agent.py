@@ -2,6 +2,7 @@
 rewards, and writes actor weights with their configuration. (Groundwork for the agent issue: no
 shipped agent and no command yet.)"""
 
+import dataclasses
 import json
 import math
 
@@ -75,7 +76,7 @@ def test_training_loop_runs(tmp_path, reward, colours):
         _photos(tmp_path / "photos"),
         out,
         updates=4,
-        cfg=AgentConfig(**{**TINY.__dict__, "colours": colours}),
+        cfg=dataclasses.replace(TINY, colours=colours),
         tc=AgentTraining(envs=4, batch=8, replay=64, warmup=8, reward=reward, val_images=4, validate_every=2),
         progress=lambda u, total, info: seen.append(info),
     )
