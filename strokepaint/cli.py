@@ -209,10 +209,7 @@ def train_brush(
     model_cfg, train_cfg = RendererConfig(**brush.renderer_overrides), TrainConfig()
     model_keys = {f.name for f in fields(RendererConfig)}
     sets = overrides or []
-    try:
-        apply_overrides(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
-    except (TypeError, ValueError) as e:
-        raise UsageError(f"--set: {e}") from None
+    apply_overrides(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
     apply_overrides(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys])
     out = Path(out) if out else store.user_dir() / store.filename(brush.name, "renderer")
     atomic_write(out.with_name(out.name + ".probe"), b"")  # fail now, not after an hour, if unwritable

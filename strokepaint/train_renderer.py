@@ -63,7 +63,7 @@ def apply_overrides(obj, pairs: list[str]):
     if hasattr(obj, "__post_init__"):
         try:
             obj.__post_init__()
-        except ValueError as e:
+        except (TypeError, ValueError) as e:  # the config's own checks: a one-line error
             raise UsageError(f"--set: {e}") from None
     return obj
 
