@@ -1,6 +1,6 @@
 """The `--method auto` policy's evidence: optimize against agent on the same pictures.
 
-    python benchmarks/auto_method.py --side 1280 --strokes 4000 [--photos A.jpg B.jpg ...] [--threads 2]
+    python benchmarks/auto_method.py --side 1280 --strokes 4000 [--photos A.jpg B.jpg ...] [--brush bezier] [--threads 2]
 
 Each photo (default: four MATE nature backgrounds) is resized to `--side` px on its longer side
 and painted with both methods (default settings otherwise, through `engine.run`); the script prints
@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--side", type=int, required=True, help="longer side, px")
     ap.add_argument("--strokes", type=int, required=True)
     ap.add_argument("--photos", type=Path, nargs="*", default=[MATE / f"{n}.jpg" for n in ("Aqua", "Storm", "LadyBird", "Dune")])
+    ap.add_argument("--brush", default="bezier", help="the brush to paint with (default bezier)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -36,7 +37,7 @@ def main() -> None:
         pictures = [images.open_rgb(p) for p in a.photos]
     except UsageError as e:
         raise SystemExit(f"error: {e}") from None
-    tools = Tools.load("bezier", "cpu")
+    tools = Tools.load(a.brush, "cpu")
     totals: dict[str, list[float]] = {"optimize": [0.0, 0.0], "agent": [0.0, 0.0]}
     size = None
     for path, im in zip(a.photos, pictures):

@@ -9,7 +9,8 @@ dev-split convention); --photo: one photo resized and centre-cropped to 1280x851
 paint_targets.py), for which the MSE within 4 px of the finest tiles' borders against the MSE
 elsewhere is printed too. Per variant: mean MSE of the exact painting (colour fit included, as
 `paint` does), seconds per picture (painting and exact rendering), the method `auto` chose.
---agent PATH paints with another agent than the installed one.
+--brush NAME paints with another brush than bezier; --agent PATH with another agent than the
+installed one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> None:
     src.add_argument("--photo", type=Path, help="a photo, painted at 1280x851")
     ap.add_argument("--strokes", type=int, required=True)
     ap.add_argument("--variant", action="append", required=True, help="PaintConfig fields, e.g. 'phases=1 refine=60'")
+    ap.add_argument("--brush", default="bezier", help="the brush to paint with (default bezier)")
     ap.add_argument("--agent", type=Path, help="agent weights instead of the installed agent")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -54,7 +56,7 @@ def main() -> None:
     try:
         variants = [parse_variant(v) for v in a.variant]
         configs = [PaintConfig(strokes=a.strokes, **v) for v in variants]
-        tools = Tools.load("bezier", "cpu", agent_path=a.agent)
+        tools = Tools.load(a.brush, "cpu", agent_path=a.agent)
         if a.photo:
             with tempfile.TemporaryDirectory() as tmp:
                 targets = [images.load(big_photo(a.photo, Path(tmp) / "big.jpg"))]

@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--photo", type=Path, required=True)
     ap.add_argument("--strokes", type=int, default=200)
     ap.add_argument("--big-strokes", type=int, default=1500)
-    ap.add_argument("--method", default="optimize")
+    ap.add_argument("--method", default="auto", help="as paint's --method (default: auto, what paint does)")
     ap.add_argument("--curve", type=Path)
     ap.add_argument("--threads", type=int)
     a = ap.parse_args()

@@ -43,6 +43,10 @@ class AgentConfig:
     # by benchmarks/agent_tiles.py); -1: 1/8 of the episode (agents saved before these existed too)
     tile_steps: int = -1  # actions the finest tiles get
     later_step: int = -1  # the step index a later (finer) pass starts at: its canvas is partly painted
+    # `--method auto` paints with this agent (then refines) when the refinement can give each stroke
+    # fewer steps than this and its finest tiles are over R/4 px; 0: on every picture it may paint
+    # (engine.choose_method; measured per agent against `optimize`, README: how a picture is painted)
+    auto_steps: int = 30
 
     def __post_init__(self) -> None:
         if self.colours not in COLOURS:
@@ -51,6 +55,8 @@ class AgentConfig:
             self.tile_steps = max(1, self.steps // 8)
         if self.later_step < 0:
             self.later_step = self.steps // 8
+        if self.auto_steps < 0:
+            raise ValueError(f"auto_steps={self.auto_steps}: 0 (always) or a number of steps")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

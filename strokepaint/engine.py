@@ -11,8 +11,8 @@
                     windows as one batch, each phase seeing what the earlier ones painted:
                       seed      the agent paints the tile (bundles of k strokes, each in its best
                                 colour where it lands unless the agent says otherwise), or strokes are
-                                placed where the error is largest, in its colour (`auto` chooses:
-                                the agent for big paintings with few refinement steps per stroke)
+                                placed where the error is largest, in its colour (`auto` chooses,
+                                as the agent says: `choose_method`)
                       refine    Adam on the strokes' logits through the neural renderer, against the
                                 target over the whole window: a stroke that spills over a tile border
                                 is judged where it lands (no seams)
@@ -51,8 +51,7 @@ FIT_LIMIT = 40_000_000  # strokes x pixels up to which colours are fitted at the
 GROUP = 1536  # strokes refined at once (bounds memory: ~0.5 MB of saved activations per stroke)
 AGENT_CHUNK = 256  # tiles the agent paints at once (bounds memory: ~1 MB per tile)
 METHODS = ("auto", "optimize", "agent")
-AUTO_STEPS = 30  # `auto`: the agent lays the strokes when the refinement gives each fewer steps than this
-AUTO_PIXELS = 2_000_000  # ... on pictures up to this size (beyond, its broad strokes cost more to draw)
+AUTO_PIXELS = 2_000_000  # `auto`: the agent may lay the strokes on pictures up to this size (beyond, its broad strokes cost more to draw)
 Progress = Callable[[str, float, int], None]  # (what, passes done (fractional), passes)
 
 
@@ -595,18 +594,21 @@ def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> 
 
 
 def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> str:
-    """`auto`: the agent lays the strokes when the refinement can give each only a few steps
-    (fewer than AUTO_STEPS), the picture has at most AUTO_PIXELS and the agent's finest tiles are
-    more than a quarter of its resolution of the picture (16 px: the engine's floor, where
-    128-px pictures end); the optimisation's seeds otherwise. Measured (README, step 3: four
-    photos at 256 to 1280 px): from 1,000 strokes the agent's are as good or better, in 35-45 %
-    less time; at 700 they tie on 1,024-px pictures (agent's colours fitted) and below, or on
-    smaller pictures, the optimisation's are better; 2,000 strokes on 128 px (16-px
-    tiles) the optimisation is better; 10,000 strokes on 3 MP, the agent better but twice as slow."""
+    """`auto`: `optimize` without an agent or on pictures over AUTO_PIXELS (3 MP: the agent's
+    broad strokes cost more to draw than they gain); otherwise as the agent's `auto_steps` says,
+    measured per agent against `optimize` (README, step 3). 0: the agent's strokes, always (the
+    shipped bezier agent: better and faster at 10 to 2,000 strokes on 128 px and at 400 to 1,000
+    on 256 to 1,024 px). N: the agent's only when the refinement can give each stroke fewer than
+    N steps and its finest tiles are more than a quarter of its resolution of the picture (16 px:
+    the engine's floor, where 128-px pictures end); the line, circle and triangle agents, 30."""
     if cfg.method != "auto":
         return cfg.method
+    if actor is None or width * height > AUTO_PIXELS:
+        return "optimize"
+    if actor.cfg.auto_steps == 0:
+        return "agent"
     steps = cfg.refine if cfg.refine >= 0 else cfg.step_budget / cfg.strokes
-    if actor is None or steps >= AUTO_STEPS or width * height > AUTO_PIXELS:
+    if steps >= actor.cfg.auto_steps:
         return "optimize"
     passes, _ = plan_for(cfg, actor, width, height)
     return "agent" if passes[-1][0].side > actor.cfg.resolution / 4 else "optimize"

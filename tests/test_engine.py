@@ -1,5 +1,7 @@
 """The painting engine: plans, windows, unit mapping, and painting with the shipped renderers."""
 
+import dataclasses
+
 import pytest
 import torch
 from PIL import Image
@@ -71,20 +73,31 @@ def test_refinement_steps_are_capped_in_stroke_steps():
     assert engine.PaintConfig(refine=3).iterations("optimize", budgets) == [3] * len(budgets)  # --refine wins
 
 
-def test_auto_method_chooses_the_agent_only_for_big_paintings_with_few_steps_per_stroke():
+def test_auto_method_follows_the_agents_measured_auto_steps():
     from strokepaint import agent
 
     actor = agent.load(get_brush("bezier"))[0]
     choose = lambda w, h, n, **kw: engine.choose_method(engine.PaintConfig(strokes=n, **kw), actor, w, h)  # noqa: E731
+    # an agent whose strokes pay only with few refinement steps each (the line/circle/triangle agents)
+    actor.cfg = dataclasses.replace(actor.cfg, auto_steps=30)
     assert choose(1280, 851, 4000) == "agent"  # 7 steps a stroke, finest tiles ~53 px
     assert choose(128, 128, 200) == "optimize"  # 140 steps a stroke
     assert choose(1024, 683, 1000) == "agent"  # 28 steps a stroke
     assert choose(1024, 683, 700) == "optimize"  # 40 steps a stroke
     assert choose(128, 128, 2000) == "optimize"  # tiles of 16 px: too small for the agent to see
-    assert choose(2000, 1500, 10_000) == "optimize"  # 3 MP: the agent's strokes cost too much to draw
     assert choose(1280, 851, 4000, refine=60) == "optimize"  # the user gives each stroke many steps
-    assert choose(1280, 851, 4000, method="optimize") == "optimize"
+    # an agent whose strokes always pay (the shipped bezier agent's setting)
+    actor.cfg = dataclasses.replace(actor.cfg, auto_steps=0)
+    assert choose(128, 128, 200) == "agent"
+    assert choose(128, 128, 2000) == "agent"
+    assert choose(1280, 851, 4000, refine=60) == "agent"
+    for auto_steps in (0, 30):
+        actor.cfg = dataclasses.replace(actor.cfg, auto_steps=auto_steps)
+        assert choose(2000, 1500, 10_000) == "optimize"  # 3 MP: the agent's strokes cost too much to draw
+        assert choose(1280, 851, 4000, method="optimize") == "optimize"
     assert engine.choose_method(engine.PaintConfig(strokes=4000), None, 1280, 851) == "optimize"  # no agent
+    with pytest.raises(ValueError, match="auto_steps"):
+        dataclasses.replace(actor.cfg, auto_steps=-1)
     # the agent's strokes are refined under their own, smaller cap
     cfg = engine.PaintConfig(strokes=4000)
     budgets = engine.plan_for(cfg, actor, 1280, 851)[1]
