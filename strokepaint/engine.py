@@ -594,7 +594,7 @@ def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> 
 
 
 def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> str:
-    """`auto`: `optimize` without an agent or on pictures over AUTO_PIXELS (3 MP: the agent's
+    """`auto`: `optimize` without an agent or on pictures over AUTO_PIXELS (measured at 3 MP: the agent's
     broad strokes cost more to draw than they gain); otherwise as the agent's `auto_steps` says,
     measured per agent against `optimize` (README, step 3). 0: the agent's strokes, always (the
     shipped bezier agent: better and faster at 10 to 2,000 strokes on 128 px and at 400 to 1,000
