@@ -35,9 +35,9 @@ def main() -> None:
 
     try:
         pictures = [images.open_rgb(p) for p in a.photos]
+        tools = Tools.load(a.brush, "cpu")
     except UsageError as e:
         raise SystemExit(f"error: {e}") from None
-    tools = Tools.load(a.brush, "cpu")
     totals: dict[str, list[float]] = {"optimize": [0.0, 0.0], "agent": [0.0, 0.0]}
     size = None
     for path, im in zip(a.photos, pictures):
