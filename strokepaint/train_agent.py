@@ -33,6 +33,7 @@ from strokepaint.renderer import NeuralRenderer
 VAL_SEED = 999
 REWARDS = ("wgan", "l2", "log")
 LOG_FLOOR = 1e-4  # `log` reward: squared error below this counts as done (a ~40 dB painting)
+ZOOM_MIN_SIDE = 24  # photo px: no zoom into a smaller tile (the engine's finest tiles at 128 px are 32)
 
 
 @dataclass
@@ -54,6 +55,14 @@ class AgentTraining:
     validate_every: int = 250  # updates
     keep_best: bool = True  # write the actor with the best validation MSE, not the last one
     checkpoint_minutes: float = 3.0
+    # coarse to fine, as the engine paints: a finished episode goes on, with this probability, on
+    # a tile of half its side (the target cropped anew from the photo, the canvas its painted part
+    # enlarged), from step 0 like the engine's later passes; up to `zoom_depth` times in a row
+    zoom: float = 0.0
+    zoom_depth: int = 2
+    # learning rates fall on a cosine from their values above to 1/10 of them over this many
+    # updates (counted across resumed runs), then stay there; 0: constant
+    anneal: int = 0
 
 
 def agent_roles(brush: Brush) -> str:
@@ -89,6 +98,18 @@ def fitting(cfg: AgentConfig, target: torch.Tensor) -> torch.Tensor | None:
     return target if cfg.colours == "fit" else None
 
 
+@dataclass
+class Box:
+    """Where a training target was cropped: picture index, left, top, side (photo px), mirrored."""
+
+    pic: int
+    x: int
+    y: int
+    side: int
+    flip: bool
+    depth: int = 0  # zooms since the episode that started on a blank canvas
+
+
 class Targets:
     """Random crops of the training photos at scales from a 64-px detail to the whole photo
     (photos kept at most 512 px on the shorter side, as uint8), resized to R x R, half mirrored."""
@@ -116,19 +137,41 @@ class Targets:
 
     def sample(self, n: int, gen: random.Random | None = None) -> torch.Tensor:
         """n crops [n, 3, R, R], drawn with `gen` (default: the source's own generator)."""
+        return self.sample_boxes(n, gen)[0]
+
+    def sample_boxes(self, n: int, gen: random.Random | None = None) -> tuple[torch.Tensor, list[Box]]:
+        """n crops [n, 3, R, R] and where each came from (for `zoom`)."""
         gen = gen or self.gen
-        out = []
+        boxes = []
         for _ in range(n):
-            pic = self.pictures[gen.randrange(len(self.pictures))]
-            _, h, w = pic.shape
+            i = gen.randrange(len(self.pictures))
+            _, h, w = self.pictures[i].shape
             short = min(h, w)
             side = round(math.exp(gen.uniform(math.log(min(64, short)), math.log(short))))
             y, x = gen.randrange(h - side + 1), gen.randrange(w - side + 1)
-            crop = pic[:, y : y + side, x : x + side].float() / 255
-            if gen.random() < 0.5:
-                crop = crop.flip(2)
-            out.append(F.interpolate(crop[None], size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)[0])
-        return torch.stack(out).clamp(0, 1)
+            boxes.append(Box(i, x, y, side, gen.random() < 0.5))
+        return torch.stack([self.crop(b) for b in boxes]), boxes
+
+    def crop(self, box: Box) -> torch.Tensor:
+        crop = self.pictures[box.pic][:, box.y : box.y + box.side, box.x : box.x + box.side].float() / 255
+        crop = crop.flip(2) if box.flip else crop
+        size = (self.resolution,) * 2
+        return F.interpolate(crop[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+    def zoom(self, box: Box, canvas: torch.Tensor, gen: random.Random) -> tuple[torch.Tensor, torch.Tensor, Box] | None:
+        """A tile of half the side of `box` at a random place in it, as the engine's next pass paints
+        it: (its target at R x R from the photo, its part of `canvas` [3, R, R] resized, its box);
+        None when the tile would be under ZOOM_MIN_SIDE px of the photo."""
+        r, half = self.resolution, box.side // 2
+        if half < ZOOM_MIN_SIDE:
+            return None
+        ox, oy = gen.randrange(r // 2 + 1), gen.randrange(r // 2 + 1)  # the tile in canvas px (as seen)
+        fx = (r // 2 - ox) if box.flip else ox  # its left edge in the unflipped crop
+        x, y = box.x + round(fx / r * box.side), box.y + round(oy / r * box.side)
+        sub = Box(box.pic, min(x, box.x + box.side - half), min(y, box.y + box.side - half), half, box.flip, box.depth + 1)
+        part = canvas[None, :, oy : oy + r // 2, ox : ox + r // 2]
+        part = F.interpolate(part, size=(r, r), mode="bilinear", align_corners=False)[0].clamp(0, 1)
+        return self.crop(sub), part, sub
 
 
 class Replay:
@@ -186,6 +229,15 @@ class Learner:
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=tc.lr_disc, betas=(0.5, 0.999))
         for p in renderer.parameters():
             p.requires_grad_(False)
+
+    def anneal(self, done: int) -> None:
+        """Learning rates after `done` updates (AgentTraining.anneal)."""
+        if self.tc.anneal <= 0:
+            return
+        scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, done / self.tc.anneal)))
+        for opt, lr in ((self.opt_a, self.tc.lr_actor), (self.opt_c, self.tc.lr_critic), (self.opt_d, self.tc.lr_disc)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
 
     def reward(self, before: torch.Tensor, after: torch.Tensor, target: torch.Tensor, disc: Discriminator) -> torch.Tensor:
         if self.tc.reward in ("l2", "log"):
@@ -365,7 +417,8 @@ def train(
     replay = Replay(tc.replay, cfg.resolution)
     n, r, T = tc.envs, cfg.resolution, cfg.steps
     bg = (tc.background,) * 3
-    canvas, target = blank(bg, r, r, (n,)).to(device), targets.sample(n).to(device)
+    target, boxes = targets.sample_boxes(n)
+    canvas, target = blank(bg, r, r, (n,)).to(device), target.to(device)
     t = torch.zeros(n, dtype=torch.long, device=device)
     warmup = tc.warmup  # a resumed run refills the (unsaved) replay with its actor first
 
@@ -426,12 +479,19 @@ def train(
             replay.add(canvas.cpu(), new.cpu(), target.cpu(), t.cpu())
             canvas, t = new, t + 1
             finished = t >= T
-            if finished.any():
-                k = int(finished.sum())
-                canvas[finished], target[finished], t[finished] = blank(bg, r, r, (k,)).to(device), targets.sample(k).to(device), 0
+            for i in finished.nonzero()[:, 0].tolist():  # a new episode: zoomed in, or a fresh crop
+                zoom = tc.zoom > 0 and boxes[i].depth < tc.zoom_depth and rng.random() < tc.zoom
+                z = targets.zoom(boxes[i], canvas[i].cpu(), rng) if zoom else None
+                if z is None:
+                    fresh, (boxes[i],) = targets.sample_boxes(1)
+                    target[i], canvas[i] = fresh[0].to(device), blank(bg, r, r).to(device)
+                else:
+                    target[i], canvas[i], boxes[i] = z[0].to(device), z[1].to(device), z[2]
+                t[i] = 0
             if replay.count < warmup:
                 continue
             batch = [x.to(device) for x in replay.sample(tc.batch, gen)]
+            learner.anneal(done)
             info = learner.update(batch, sync=(lambda ms: _all_reduce_grads(ms, world)) if world > 1 else None)
             done += 1
             if rank == 0 and (done % tc.validate_every == 0 or done - first == updates):

@@ -149,3 +149,65 @@ def test_the_finest_agent_tiles_get_tile_steps_actions():
         assert budgets[-1] / len(passes[-1]) <= 2 * tile_steps * actor.cfg.bundle
         finest[tile_steps] = len(passes[-1])
     assert finest[2] > finest[10]
+
+
+def _smooth_photos(folder, n=2, size=(160, 200)):
+    folder.mkdir()
+    gen = torch.Generator().manual_seed(1)
+    for i in range(n):
+        small = torch.rand(1, 3, 6, 8, generator=gen)
+        a = torch.nn.functional.interpolate(small, size=size, mode="bicubic", align_corners=False)[0].clamp(0, 1)
+        Image.fromarray((a.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()).save(folder / f"{i}.png")
+    return folder
+
+
+def test_zoom_is_a_tile_of_the_crop_with_its_painted_part_enlarged(tmp_path):
+    """`zoom` (the coarse-to-fine curriculum): on a canvas that *is* its target, the enlarged part
+    matches the new target, mirrored crops included, and a shifted part does not."""
+    import random
+
+    from strokepaint.train_agent import ZOOM_MIN_SIDE
+
+    t = Targets(_smooth_photos(tmp_path / "photos"), 32, random.Random(0))
+    gen, aligned, shifted, flips = random.Random(3), [], [], set()
+    for _ in range(40):
+        crops, (box,) = t.sample_boxes(1)
+        z = t.zoom(box, crops[0], gen)
+        if box.side // 2 < ZOOM_MIN_SIDE:
+            assert z is None
+            continue
+        target, part, sub = z
+        assert sub.side == box.side // 2 and sub.depth == box.depth + 1 and sub.flip == box.flip
+        assert box.x <= sub.x <= box.x + box.side - sub.side and box.y <= sub.y <= box.y + box.side - sub.side
+        aligned.append(float(((target - part) ** 2).mean()))
+        shifted.append(float(((target - part.roll(3, 2)) ** 2).mean()))
+        flips.add(box.flip)
+    assert flips == {False, True} and len(aligned) > 20
+    assert sum(aligned) < 0.2 * sum(shifted)
+
+
+def test_training_with_zoom_runs(tmp_path):
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    out = tmp_path / "agent.safetensors"
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=2, zoom=1.0)
+    meta = train(b, rnd, _smooth_photos(tmp_path / "photos"), out, updates=12, cfg=TINY, tc=tc)
+    assert meta["updates"] == "12" and json.loads(meta["training"])["zoom"] == 1.0
+    tensors, _ = store.load_weights(out, "agent")
+    assert all(torch.isfinite(t).all() for t in tensors.values())
+
+
+def test_anneal_lowers_the_learning_rates_on_a_cosine_to_a_tenth():
+    from strokepaint.train_agent import Learner
+
+    b = get_brush("circle")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    tc = AgentTraining(anneal=100, lr_actor=1e-3, lr_critic=2e-3)
+    learner = Learner(b, rnd, dataclasses.replace(TINY, params=b.n_params), tc)
+    seen = []
+    for done in (0, 50, 100, 500):
+        learner.anneal(done)
+        seen.append((learner.opt_a.param_groups[0]["lr"], learner.opt_c.param_groups[0]["lr"]))
+    assert seen[0] == pytest.approx((1e-3, 2e-3))
+    assert seen[1] == pytest.approx((0.55e-3, 1.1e-3))
+    assert seen[2] == pytest.approx((1e-4, 2e-4)) and seen[3] == seen[2]
