@@ -2,7 +2,8 @@
 
 env      B paintings in progress at R x R; an action paints a bundle of k strokes through the
          brush's neural renderer, each in its best colour where it lands (AgentConfig.colours
-         `fit`; `actor`: the actor's own); an episode is T actions on one target
+         `fit`; `actor`: the actor's own); an episode is T actions on one target, from a blank
+         canvas or (`zoom`) on a tile of the last episode's target and canvas, coarse to fine
 reward   r(s, s') = D(s', target) - D(s, target) with D a WGAN-GP critic of (canvas, target)
          pairs (real: (target, target)); `l2` instead: the drop in squared error; `log`: the
          drop in its logarithm (rewards sum to log(e_0 / e_T): every step's relative gain counts)
