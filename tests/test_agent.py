@@ -211,3 +211,12 @@ def test_anneal_lowers_the_learning_rates_on_a_cosine_to_a_tenth():
     assert seen[0] == pytest.approx((1e-3, 2e-3))
     assert seen[1] == pytest.approx((0.55e-3, 1.1e-3))
     assert seen[2] == pytest.approx((1e-4, 2e-4)) and seen[3] == seen[2]
+
+
+@pytest.mark.parametrize("setting", [{"zoom": 1.5}, {"zoom": -0.1}, {"anneal": -1}, {"zoom_depth": -1}])
+def test_zoom_and_anneal_out_of_range_are_one_line_errors(tmp_path, setting):
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    with pytest.raises(UsageError, match="zoom is a probability"):
+        train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(**setting))
+    assert not (tmp_path / "a.safetensors").exists()
