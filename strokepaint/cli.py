@@ -115,7 +115,9 @@ def brushes(
 
 @app.command()
 def export(
-    strokes: Annotated[Path, typer.Argument(help="Stroke file (JSON) written by `strokepaint paint`.", show_default=False)],
+    strokes: Annotated[
+        Path, typer.Argument(metavar="STROKES", help="Stroke file (JSON) written by `strokepaint paint`.", show_default=False)
+    ],
     svg: Annotated[Path | None, typer.Option("--svg", help="Write an SVG here.")] = None,
     png: Annotated[Path | None, typer.Option("--png", help="Write a PNG here (rendered from the SVG by cairosvg).")] = None,
     pdf: Annotated[Path | None, typer.Option("--pdf", help="Write a PDF here (rendered from the SVG by cairosvg).")] = None,
@@ -173,7 +175,9 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present,
 
 @app.command("train-brush")
 def train_brush(
-    name: Annotated[str, typer.Argument(help="Brush to train a neural renderer for (see `strokepaint brushes`).", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Brush to train a neural renderer for (see `strokepaint brushes`).", show_default=False)
+    ],
     minutes: Annotated[float | None, typer.Option("--minutes", help="Training time budget (default 60).")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Train this many steps instead of a time budget (reproducible).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the renderer (default: your strokepaint data folder).")] = None,
@@ -423,9 +427,7 @@ def _paint_outputs(src: Path, out: Path | None, out_dir: Path | None, many: bool
 
 @app.command()
 def paint(
-    images_: Annotated[
-        list[Path], typer.Argument(metavar="IMAGE...", help="Pictures or folders of pictures to paint.", show_default=False)
-    ],
+    images_: Annotated[list[Path], typer.Argument(metavar="IMAGE", help="Pictures or folders of pictures to paint.", show_default=False)],
     strokes: Annotated[int, typer.Option("--strokes", "-n", help="Strokes in the finished painting.")] = 400,
     brush: Annotated[str, typer.Option("--brush", help="Brush to paint with (`strokepaint brushes`).")] = "bezier",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output PNG (one picture); default: IMAGE.painted.png beside it.")] = None,
@@ -533,7 +535,8 @@ def paint(
 @app.command("eval")
 def eval_(
     folder: Annotated[
-        Path, typer.Argument(help="Folder of pictures (each resized to 128x128, shorter side, centre crop).", show_default=False)
+        Path,
+        typer.Argument(metavar="DIR", help="Folder of pictures (each resized to 128x128, shorter side, centre crop).", show_default=False),
     ],
     brush: Annotated[str, typer.Option("--brush", help="Brush to paint with.")] = "bezier",
     strokes: Annotated[str, typer.Option("--strokes", help="Stroke counts, comma-separated.")] = "50,100,200",
@@ -613,7 +616,7 @@ def eval_(
 
 @app.command("eval-brush")
 def eval_brush(
-    name: Annotated[str, typer.Argument(help="Brush whose renderer to measure.", show_default=False)],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Brush whose renderer to measure.", show_default=False)],
     renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to use instead of the one found.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     strokes: Annotated[int, typer.Option("--strokes", help="Size of the fixed stroke set.")] = 2000,
