@@ -378,7 +378,7 @@ def train_agent(
             )
         except KeyboardInterrupt:
             if rank0:
-                _err(f"interrupted; checkpoint saved at {store.checkpoint_path(out)}: continue with --resume")
+                _err(f"interrupted; wrote {out} (the best validated actor so far) and {store.checkpoint_path(out)}: continue with --resume")
             sys.exit(130)
     if rank0 and meta:
         from strokepaint.train_agent import write_log

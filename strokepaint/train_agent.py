@@ -376,8 +376,9 @@ def train(
     """Train (or resume) an agent for `brush` on photos under `data`; writes the actor to `out`.
 
     Budget: `updates` (deterministic for a seed) or `minutes` of this run. Checkpoints (atomic) go
-    to `<out>.ckpt` every `tc.checkpoint_minutes`, on Ctrl-C and on SIGTERM; the replay buffer is
-    not saved, a resumed run refills it with the current actor. `progress(update, total, info)`.
+    to `<out>.ckpt` every `tc.checkpoint_minutes`, on Ctrl-C and on SIGTERM (which also write the
+    agent so far to `out`, then raise KeyboardInterrupt); the replay buffer is not saved, a resumed
+    run refills it with the current actor. `progress(update, total, info)`.
     """
     import signal
     import time
@@ -460,6 +461,7 @@ def train(
     info: dict = {}
     start, last_ckpt = time.monotonic() - elapsed, time.monotonic()
     run_start, first = time.monotonic(), done  # budgets count this run only
+    interrupted = False
     try:
         while True:
             elapsed = time.monotonic() - start
@@ -511,10 +513,8 @@ def train(
                 last_ckpt = time.monotonic()
             if stop["flag"]:
                 raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        elapsed = time.monotonic() - start
-        save_checkpoint()
-        raise
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the checkpoint and the agent so far are written, then re-raised
+        interrupted = True
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
@@ -523,7 +523,7 @@ def train(
         history.append({"update": done, "seconds": round(elapsed, 1), **info, "val_mse": validate()})
     save_checkpoint()
     sums = [float(sum(p.detach().double().sum() for p in learner.actor.parameters()))]
-    if world > 1:  # every rank must end with the same actor: record each one's checksum
+    if world > 1 and not interrupted:  # every rank must end with the same actor: record each one's checksum
         import torch.distributed as dist
 
         gathered = [torch.zeros(1, dtype=torch.float64) for _ in range(world)]
@@ -549,6 +549,8 @@ def train(
             **config_json(cfg, tc),
         }
         store.save_weights(out, chosen["actor"] if chosen else learner.actor.state_dict(), meta)
+    if interrupted:
+        raise KeyboardInterrupt
     if world > 1:
         import torch.distributed as dist
 

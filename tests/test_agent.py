@@ -110,6 +110,24 @@ def test_the_written_actor_is_the_best_validated_one_and_resume_keeps_it(tmp_pat
     assert float(((painted - val) ** 2).mean()) == pytest.approx(best["val_mse"], rel=1e-4)
 
 
+def test_an_interrupted_run_writes_the_agent_so_far_and_a_checkpoint_to_resume(tmp_path):
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    photos, out = _photos(tmp_path / "photos"), tmp_path / "agent.safetensors"
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=2)
+
+    def stop_at_3(update, total, info):
+        if update == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(b, rnd, photos, out, updates=10, cfg=TINY, tc=tc, progress=stop_at_3)
+    _, meta = store.load_weights(out, "agent")
+    assert meta["updates"] == "3" and [h["update"] for h in json.loads(meta["history"])] == [0, 2, 3]
+    meta = train(b, rnd, photos, out, updates=2, resume=True)
+    assert meta["updates"] == "5"
+
+
 def test_no_readable_images(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "x.jpg").write_text("nope")
