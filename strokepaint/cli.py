@@ -288,6 +288,7 @@ def train_agent(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Advanced: override an agent/training setting, key=value.")] = None,
 ) -> None:
     """Train a painting agent (model-based DDPG through the brush's neural renderer) on photos."""
+    import time
     from dataclasses import fields
 
     from strokepaint import store
@@ -361,6 +362,7 @@ def train_agent(
                 console.print(f"update {done}/{total or '?'}  {stats}", highlight=False)
                 logged["update"] = done
 
+        started = time.time()
         try:
             meta = train(
                 brush,
@@ -378,7 +380,11 @@ def train_agent(
             )
         except KeyboardInterrupt:
             if rank0:
-                _err(f"interrupted; wrote {out} (the best validated actor so far) and {store.checkpoint_path(out)}: continue with --resume")
+                ckpt = store.checkpoint_path(out)
+                if ckpt.is_file() and ckpt.stat().st_mtime >= started:
+                    _err(f"interrupted; wrote {out} (the best validated actor so far) and {ckpt}: continue with --resume")
+                else:
+                    _err("interrupted before training began; nothing written")
             sys.exit(130)
     if rank0 and meta:
         from strokepaint.train_agent import write_log
