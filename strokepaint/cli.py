@@ -31,6 +31,14 @@ def _err(message: str) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
+def _interrupted(started: float, ckpt: Path, also: str = "") -> None:
+    """The message of a training run stopped by Ctrl-C or SIGTERM: what it wrote, if anything."""
+    if ckpt.is_file() and ckpt.stat().st_mtime >= started:
+        _err(f"interrupted; wrote {also}{ckpt}: continue with --resume")
+    else:
+        _err("interrupted before training began; nothing written")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"strokepaint {__version__}")
@@ -189,6 +197,7 @@ def train_brush(
 ) -> None:
     """Train a brush's neural renderer on its exact rasterizer (any registered brush)."""
     import json
+    import time
     from dataclasses import fields
 
     from strokepaint import store
@@ -243,6 +252,7 @@ def train_brush(
                 console.print(f"step {step}/{total or '?'}  {stats}", highlight=False)  # a log line when not on a terminal
                 logged["step"] = step
 
+        started = time.time()
         try:
             meta = train(
                 brush,
@@ -258,7 +268,7 @@ def train_brush(
             )
         except KeyboardInterrupt:
             if rank0:
-                _err(f"interrupted; checkpoint saved at {checkpoint_path(out)}: continue with --resume")
+                _interrupted(started, checkpoint_path(out))
             sys.exit(130)
     if rank0 and meta:
         fid = json.loads(meta["fidelity"])
@@ -380,11 +390,7 @@ def train_agent(
             )
         except KeyboardInterrupt:
             if rank0:
-                ckpt = store.checkpoint_path(out)
-                if ckpt.is_file() and ckpt.stat().st_mtime >= started:
-                    _err(f"interrupted; wrote {out} (the best validated actor so far) and {ckpt}: continue with --resume")
-                else:
-                    _err("interrupted before training began; nothing written")
+                _interrupted(started, store.checkpoint_path(out), f"{out} (the best validated actor so far) and ")
             sys.exit(130)
     if rank0 and meta:
         from strokepaint.train_agent import write_log
