@@ -18,6 +18,7 @@ from strokepaint.renderer import NeuralRenderer, RendererConfig
 from strokepaint.train_agent import VAL_SEED, AgentTraining, Targets, act, decode, paint, train
 
 TINY = AgentConfig(resolution=16, width=4, stages=2, steps=4)
+TINY_RENDERER = RendererConfig(frame=8, channels=(8, 4), hidden=16)
 
 
 def _photos(folder, n=3):
@@ -41,7 +42,7 @@ def test_shapes():
 
 def test_actions_paint_through_the_renderer():
     b = get_brush("circle")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    rnd = NeuralRenderer(b, TINY_RENDERER)
     a = torch.rand(2, 5, b.n_params, requires_grad=True)
     canvas, _ = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a))
     assert canvas.shape == (2, 3, 16, 16)
@@ -53,7 +54,7 @@ def test_fitted_colours_are_the_strokes_returned_and_the_actor_learns_through_th
     """colours `fit`: the strokes come back in the colours they were painted in, and the geometry
     still gets a gradient (through the renderer and through the colour formula)."""
     b = get_brush("circle")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    rnd = NeuralRenderer(b, TINY_RENDERER)
     a = torch.rand(2, 5, b.n_params, requires_grad=True)
     target = torch.rand(2, 3, 16, 16)
     canvas, strokes = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a), target)
@@ -67,7 +68,7 @@ def test_fitted_colours_are_the_strokes_returned_and_the_actor_learns_through_th
 @pytest.mark.parametrize("reward, colours", [("wgan", "actor"), ("l2", "actor"), ("log", "fit")])
 def test_training_loop_runs(tmp_path, reward, colours):
     b = get_brush("bezier")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
     out = tmp_path / "agent.safetensors"
     seen = []
     meta = train(
@@ -93,7 +94,7 @@ def test_the_written_actor_is_the_best_validated_one_and_resume_keeps_it(tmp_pat
     import random
 
     b = get_brush("bezier")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
     photos, out = _photos(tmp_path / "photos"), tmp_path / "agent.safetensors"
     tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=1, lr_actor=0.05)
     train(b, rnd, photos, out, updates=4, cfg=TINY, tc=tc)
@@ -112,7 +113,7 @@ def test_the_written_actor_is_the_best_validated_one_and_resume_keeps_it(tmp_pat
 
 def test_an_interrupted_run_writes_the_agent_so_far_and_a_checkpoint_to_resume(tmp_path):
     b = get_brush("bezier")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
     photos, out = _photos(tmp_path / "photos"), tmp_path / "agent.safetensors"
     tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=2)
 
@@ -139,7 +140,7 @@ def test_log_reward_is_the_relative_drop_in_squared_error():
     from strokepaint.train_agent import LOG_FLOOR, Learner
 
     b = get_brush("bezier")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    rnd = NeuralRenderer(b, TINY_RENDERER)
     target = torch.zeros(2, 3, 4, 4)
     before, after = torch.full_like(target, 0.2), torch.full_like(target, 0.1)  # squared error 0.04 -> 0.01
     rewards = {r: Learner(b, rnd, TINY, AgentTraining(reward=r)).reward(before, after, target, None) for r in ("l2", "log")}
@@ -206,7 +207,7 @@ def test_zoom_is_a_tile_of_the_crop_with_its_painted_part_enlarged(tmp_path):
 
 def test_training_with_zoom_runs(tmp_path):
     b = get_brush("bezier")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
     out = tmp_path / "agent.safetensors"
     tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=2, zoom=1.0)
     meta = train(b, rnd, _smooth_photos(tmp_path / "photos"), out, updates=12, cfg=TINY, tc=tc)
@@ -219,7 +220,7 @@ def test_anneal_lowers_the_learning_rates_on_a_cosine_to_a_tenth():
     from strokepaint.train_agent import Learner
 
     b = get_brush("circle")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16))
+    rnd = NeuralRenderer(b, TINY_RENDERER)
     tc = AgentTraining(anneal=100, lr_actor=1e-3, lr_critic=2e-3)
     learner = Learner(b, rnd, dataclasses.replace(TINY, params=b.n_params), tc)
     seen = []
@@ -234,7 +235,7 @@ def test_anneal_lowers_the_learning_rates_on_a_cosine_to_a_tenth():
 @pytest.mark.parametrize("setting", [{"zoom": 1.5}, {"zoom": -0.1}, {"anneal": -1}, {"zoom_depth": -1}])
 def test_zoom_and_anneal_out_of_range_are_one_line_errors(tmp_path, setting):
     b = get_brush("bezier")
-    rnd = NeuralRenderer(b, RendererConfig(frame=8, channels=(8, 4), hidden=16)).eval()
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
     with pytest.raises(UsageError, match="zoom is a probability"):
         train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(**setting))
     assert not (tmp_path / "a.safetensors").exists()
