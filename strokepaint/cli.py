@@ -366,6 +366,8 @@ def train_agent(
             stats = f"reward {info.get('reward', 0):.4f}"
             if "val_mse" in info:
                 stats += f"  val mse {info['val_mse']:.5f}"
+                parts = [f"{k[4:]} {v:.5f}" for k, v in info.items() if k.startswith("val_") and k != "val_mse"]
+                stats += f" ({', '.join(parts)})" if len(parts) > 1 else ""
                 bar.update(task, stats=stats)
             bar.update(task, completed=done)
             if not console.is_terminal and ("val_mse" in info or done - logged["update"] >= tc.validate_every):
@@ -397,7 +399,9 @@ def train_agent(
 
         log, curve = write_log(out, meta)
         console.print(
-            f"wrote {out}: the actor of update {meta['actor_update']} (best validation mse {meta['val_mse']}) "
+            f"wrote {out}: the actor of update {meta['actor_update']}"
+            f"{'' if meta['actor_source'] == 'actor' else ' (its ' + meta['actor_source'] + ')'}"
+            f" (best validation mse {meta['val_mse']}) "
             f"after {meta['updates']} updates, "
             f"{float(meta['train_seconds']) / 60:.1f} min in all; log {log}, learning curve {curve}"
         )

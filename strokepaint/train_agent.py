@@ -55,6 +55,9 @@ class AgentTraining:
     val_images: int = 32  # fixed validation crops (the learning curve)
     validate_every: int = 250  # updates
     keep_best: bool = True  # write the actor with the best validation MSE, not the last one
+    # Polyak averaging: a slow running average of the actor's weights (this tau per update; 0: off),
+    # validated beside the actor and its target copy; the best of the three is written
+    average: float = 0.0
     checkpoint_minutes: float = 3.0
     # coarse to fine, as the engine paints: a finished episode goes on, with this probability, on
     # a tile of half its side (the target cropped anew from the photo, the canvas its painted part
@@ -225,6 +228,7 @@ class Learner:
         self.brush, self.renderer, self.cfg, self.tc = brush, renderer, cfg, tc
         self.actor, self.critic, self.disc = Actor(cfg), Critic(cfg), Discriminator(cfg)
         self.actor_t, self.critic_t, self.disc_t = (copy.deepcopy(m) for m in (self.actor, self.critic, self.disc))
+        self.actor_avg = copy.deepcopy(self.actor) if tc.average > 0 else None
         self.opt_a = torch.optim.Adam(self.actor.parameters(), lr=tc.lr_actor)
         self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=tc.lr_critic)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=tc.lr_disc, betas=(0.5, 0.999))
@@ -289,18 +293,25 @@ class Learner:
         self.opt_a.step()
         for t, s in ((self.actor_t, self.actor), (self.critic_t, self.critic), (self.disc_t, self.disc)):
             soft_update(t, s, tc.tau)
+        if self.actor_avg is not None:
+            soft_update(self.actor_avg, self.actor, tc.average)
         info.update(critic=float(loss_c.detach()), q=float(q.detach().mean()), reward=float(r.mean()))
         return info
 
+    def candidates(self) -> dict[str, Actor]:
+        """The actors worth validating: the one being trained, its target copy, its running average."""
+        return {"actor": self.actor, "target": self.actor_t} | ({"average": self.actor_avg} if self.actor_avg else {})
+
     def state(self) -> dict:
-        return {
-            name: getattr(self, name).state_dict()
-            for name in ("actor", "critic", "disc", "actor_t", "critic_t", "disc_t", "opt_a", "opt_c", "opt_d")
-        }
+        names = ("actor", "critic", "disc", "actor_t", "critic_t", "disc_t", "opt_a", "opt_c", "opt_d")
+        return {name: getattr(self, name).state_dict() for name in names + (("actor_avg",) if self.actor_avg else ())}
 
     def load_state(self, state: dict) -> None:
         for name, value in state.items():
-            getattr(self, name).load_state_dict(value)
+            if name != "actor_avg" or self.actor_avg is not None:
+                getattr(self, name).load_state_dict(value)
+        if self.actor_avg is not None and "actor_avg" not in state:  # averaging switched on in a resumed run
+            self.actor_avg.load_state_dict(self.actor.state_dict())
 
 
 @torch.no_grad()
@@ -335,7 +346,12 @@ def act(
 
 
 def _best_state(best: dict) -> dict:
-    return {"best_actor": best["actor"], "best_val_mse": best["val_mse"], "best_update": best["update"]}
+    return {
+        "best_actor": best["actor"],
+        "best_val_mse": best["val_mse"],
+        "best_update": best["update"],
+        "best_source": best["source"],
+    }
 
 
 def config_json(cfg: AgentConfig, tc: AgentTraining) -> dict[str, str]:
@@ -409,13 +425,18 @@ def train(
     torch.manual_seed(seed)  # identical initial networks on every rank
     learner = Learner(brush, renderer, cfg, tc)
     done, elapsed, history = 0, 0.0, []
-    best: dict = {"val_mse": math.inf, "update": 0, "actor": None}  # the best validated actor so far
+    best: dict = {"val_mse": math.inf, "update": 0, "actor": None, "source": "actor"}  # the best validated actor so far
     if state is not None:
         learner.load_state(state["learner"])
         done, elapsed, history = int(state["updates"]), float(state["elapsed"]), list(json.loads(state["history"]))
         if "best_actor" in state:
-            best = {"val_mse": float(state["best_val_mse"]), "update": int(state["best_update"]), "actor": state["best_actor"]}
-    for m in (learner.actor, learner.critic, learner.disc, learner.actor_t, learner.critic_t, learner.disc_t, renderer):
+            best = {
+                "val_mse": float(state["best_val_mse"]),
+                "update": int(state["best_update"]),
+                "actor": state["best_actor"],
+                "source": str(state.get("best_source", "actor")),
+            }
+    for m in (learner.critic, learner.disc, learner.critic_t, learner.disc_t, renderer, *learner.candidates().values()):
         m.to(device)
     stream = seed * 1000 + rank + 7919 * done  # a fresh stream per rank and per resumed run
     rng, gen = random.Random(stream), torch.Generator().manual_seed(stream)
@@ -429,13 +450,17 @@ def train(
     t = torch.zeros(n, dtype=torch.long, device=device)
     warmup = tc.warmup  # a resumed run refills the (unsaved) replay with its actor first
 
-    def validate() -> float:
-        painted, _ = act(learner.actor, renderer, brush, val_targets, T, background=tc.background)
-        mse = float(((painted - val_targets) ** 2).mean())
-        if mse < best["val_mse"]:
-            actor_state = {k: v.detach().to("cpu", copy=True) for k, v in learner.actor.state_dict().items()}
-            best.update(val_mse=mse, update=done, actor=actor_state)
-        return mse
+    def validate() -> dict[str, float]:
+        """Validation MSE of each candidate actor (`val_actor`, `val_target`, ...) and the best of
+        them (`val_mse`), which is the agent written if the run stopped here."""
+        scores = {}
+        for name, actor in learner.candidates().items():
+            painted, _ = act(actor, renderer, brush, val_targets, T, background=tc.background)
+            scores[name] = mse = float(((painted - val_targets) ** 2).mean())
+            if mse < best["val_mse"]:
+                actor_state = {k: v.detach().to("cpu", copy=True) for k, v in actor.state_dict().items()}
+                best.update(val_mse=mse, update=done, actor=actor_state, source=name)
+        return {"val_mse": min(scores.values())} | {f"val_{name}": mse for name, mse in scores.items()}
 
     def save_checkpoint() -> None:
         if rank == 0:
@@ -457,7 +482,7 @@ def train(
     stop = {"flag": False}
     old_term = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True)) if rank == 0 else None
     if state is None and rank == 0:
-        history.append({"update": 0, "seconds": 0.0, "val_mse": validate()})
+        history.append({"update": 0, "seconds": 0.0, **validate()})
     info: dict = {}
     start, last_ckpt = time.monotonic() - elapsed, time.monotonic()
     run_start, first = time.monotonic(), done  # budgets count this run only
@@ -503,7 +528,7 @@ def train(
             info = learner.update(batch, sync=(lambda ms: _all_reduce_grads(ms, world)) if world > 1 else None)
             done += 1
             if rank == 0 and (done % tc.validate_every == 0 or done - first == updates):
-                info["val_mse"] = validate()
+                info.update(validate())
                 history.append({"update": done, "seconds": round(time.monotonic() - start, 1), **info})
             if progress and rank == 0:
                 progress(done, updates, info)
@@ -520,7 +545,7 @@ def train(
             signal.signal(signal.SIGTERM, old_term)
     elapsed = time.monotonic() - start
     if rank == 0 and (not history or history[-1]["update"] != done):
-        history.append({"update": done, "seconds": round(elapsed, 1), **info, "val_mse": validate()})
+        history.append({"update": done, "seconds": round(elapsed, 1), **info, **validate()})
     save_checkpoint()
     sums = [float(sum(p.detach().double().sum() for p in learner.actor.parameters()))]
     if world > 1 and not interrupted:  # every rank must end with the same actor: record each one's checksum
@@ -531,8 +556,8 @@ def train(
         sums = [float(x) for x in gathered]
     meta: dict = {}
     if rank == 0:
-        final = history[-1]["val_mse"]
-        chosen = best if tc.keep_best and best["actor"] is not None and best["val_mse"] < final else None
+        last = history[-1]
+        chosen = best if tc.keep_best and best["actor"] is not None else None
         meta = {
             "kind": "agent",
             "brush": brush.name,
@@ -543,8 +568,9 @@ def train(
             "seed": str(seed),
             "world_size": str(world),
             "rank_checksums": json.dumps(sums),
-            "val_mse": f"{chosen['val_mse'] if chosen else final:.6f}",
+            "val_mse": f"{chosen['val_mse'] if chosen else last.get('val_actor', last['val_mse']):.6f}",
             "actor_update": str(chosen["update"] if chosen else done),
+            "actor_source": chosen["source"] if chosen else "actor",
             "history": json.dumps(history),
             **config_json(cfg, tc),
         }

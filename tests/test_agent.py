@@ -96,14 +96,17 @@ def test_the_written_actor_is_the_best_validated_one_and_resume_keeps_it(tmp_pat
     b = get_brush("bezier")
     rnd = NeuralRenderer(b, TINY_RENDERER).eval()
     photos, out = _photos(tmp_path / "photos"), tmp_path / "agent.safetensors"
-    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=1, lr_actor=0.05)
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=1, lr_actor=0.05, average=0.3)
     train(b, rnd, photos, out, updates=4, cfg=TINY, tc=tc)
     train(b, rnd, photos, out, updates=4, resume=True)  # the best may come from either run
     tensors, meta = store.load_weights(out, "agent")
     history = json.loads(meta["history"])
+    # every validation scores the actor, its target copy and its running average; val_mse is the best
+    assert all(h["val_mse"] == min(h["val_actor"], h["val_target"], h["val_average"]) for h in history)
     best = min(history, key=lambda h: h["val_mse"])
     assert float(meta["val_mse"]) == pytest.approx(best["val_mse"], abs=1e-6)
     assert int(meta["actor_update"]) == best["update"]
+    assert best[f"val_{meta['actor_source']}"] == best["val_mse"]
     actor = Actor(AgentConfig.from_json(meta["config"]))
     actor.load_state_dict(tensors)
     val = Targets(photos, TINY.resolution, random.Random(0)).sample(4, random.Random(VAL_SEED))
