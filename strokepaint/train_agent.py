@@ -345,13 +345,11 @@ def act(
     return canvas, torch.cat(all_strokes, 1)
 
 
+_BEST_KEYS = {"actor": "best_actor", "val_mse": "best_val_mse", "update": "best_update", "source": "best_source"}  # in checkpoints
+
+
 def _best_state(best: dict) -> dict:
-    return {
-        "best_actor": best["actor"],
-        "best_val_mse": best["val_mse"],
-        "best_update": best["update"],
-        "best_source": best["source"],
-    }
+    return {key: best[name] for name, key in _BEST_KEYS.items()}
 
 
 def config_json(cfg: AgentConfig, tc: AgentTraining) -> dict[str, str]:
@@ -429,13 +427,7 @@ def train(
     if state is not None:
         learner.load_state(state["learner"])
         done, elapsed, history = int(state["updates"]), float(state["elapsed"]), list(json.loads(state["history"]))
-        if "best_actor" in state:
-            best = {
-                "val_mse": float(state["best_val_mse"]),
-                "update": int(state["best_update"]),
-                "actor": state["best_actor"],
-                "source": str(state.get("best_source", "actor")),
-            }
+        best.update({name: state[key] for name, key in _BEST_KEYS.items() if key in state})  # "source" is newer
     for m in (learner.critic, learner.disc, learner.critic_t, learner.disc_t, renderer, *learner.candidates().values()):
         m.to(device)
     stream = seed * 1000 + rank + 7919 * done  # a fresh stream per rank and per resumed run
