@@ -367,7 +367,7 @@ def train_agent(
             if "val_mse" in info:
                 stats += f"  val mse {info['val_mse']:.5f}"
                 parts = [f"{k[4:]} {v:.5f}" for k, v in info.items() if k.startswith("val_") and k != "val_mse"]
-                stats += f" ({', '.join(parts)})" if len(parts) > 1 else ""
+                stats += f" ({', '.join(parts)})"
                 bar.update(task, stats=stats)
             bar.update(task, completed=done)
             if not console.is_terminal and ("val_mse" in info or done - logged["update"] >= tc.validate_every):

@@ -307,11 +307,8 @@ class Learner:
         return {name: getattr(self, name).state_dict() for name in names + (("actor_avg",) if self.actor_avg else ())}
 
     def load_state(self, state: dict) -> None:
-        for name, value in state.items():
-            if name != "actor_avg" or self.actor_avg is not None:
-                getattr(self, name).load_state_dict(value)
-        if self.actor_avg is not None and "actor_avg" not in state:  # averaging switched on in a resumed run
-            self.actor_avg.load_state_dict(self.actor.state_dict())
+        for name, value in state.items():  # a resumed run takes the checkpoint's settings: the same modules
+            getattr(self, name).load_state_dict(value)
 
 
 @torch.no_grad()
