@@ -410,10 +410,10 @@ def train(
     tc = tc or AgentTraining()
     if tc.reward not in REWARDS:
         raise UsageError(f"--reward {tc.reward}: choose {', '.join(REWARDS)}")
-    if not 0 <= tc.zoom <= 1 or tc.zoom_depth < 0 or tc.anneal < 0:
+    if not 0 <= tc.zoom <= 1 or not 0 <= tc.average <= 1 or tc.zoom_depth < 0 or tc.anneal < 0:
         raise UsageError(
-            f"--set zoom={tc.zoom} zoom_depth={tc.zoom_depth} anneal={tc.anneal}: "
-            "zoom is a probability from 0 to 1, zoom_depth and anneal are counts (0 or more)"
+            f"--set zoom={tc.zoom} average={tc.average} zoom_depth={tc.zoom_depth} anneal={tc.anneal}: "
+            "zoom is a probability from 0 to 1, average a rate from 0 to 1, zoom_depth and anneal are counts (0 or more)"
         )
     if renderer.cfg.canvas < cfg.resolution:
         raise UsageError(f"the renderer draws at {renderer.cfg.canvas} px, less than the agent's {cfg.resolution}")

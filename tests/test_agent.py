@@ -235,7 +235,9 @@ def test_anneal_lowers_the_learning_rates_on_a_cosine_to_a_tenth():
     assert seen[2] == pytest.approx((1e-4, 2e-4)) and seen[3] == seen[2]
 
 
-@pytest.mark.parametrize("setting", [{"zoom": 1.5}, {"zoom": -0.1}, {"anneal": -1}, {"zoom_depth": -1}])
+@pytest.mark.parametrize(
+    "setting", [{"zoom": 1.5}, {"zoom": -0.1}, {"anneal": -1}, {"zoom_depth": -1}, {"average": -1.0}, {"average": 2.0}]
+)
 def test_zoom_and_anneal_out_of_range_are_one_line_errors(tmp_path, setting):
     b = get_brush("bezier")
     rnd = NeuralRenderer(b, TINY_RENDERER).eval()
