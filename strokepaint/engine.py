@@ -47,7 +47,10 @@ if TYPE_CHECKING:
 TILE = 128  # px of the picture: the finest tiles of a large picture (the paper's patch size)
 MAX_STROKES = 100_000
 PHASES_MIN_TILES = 16  # an unrefined pass (the agent alone) is painted in phases only above this many tiles
-FIT_LIMIT = 40_000_000  # strokes x pixels up to which colours are fitted at the end (~0.5 GB)
+FIT_MAX_STROKES = 6000  # colours are fitted at the end for paintings of up to this many strokes (N x N normal equations)
+FIT_MAX_PAIRS = 2_000_000  # ... whose strokes reach at most this many 8x8 blocks (their alpha maps: 256 bytes each)
+FIT_BLOCK = 32  # px: the colour fit sums its normal equations over squares of this side (a multiple of raster.BLOCK)
+FIT_CHUNK = 4_000_000  # numbers per batch of squares in the colour fit (32 MB)
 GROUP = 1536  # strokes refined at once (bounds memory: ~0.5 MB of saved activations per stroke)
 AGENT_CHUNK = 256  # tiles the agent paints at once (bounds memory: ~1 MB per tile)
 METHODS = ("auto", "optimize", "agent")
@@ -355,6 +358,7 @@ class Painting:
     method: str = "optimize"
     seconds: float = 0.0  # painting time (strokes), without the final rendering
     _image: torch.Tensor | None = field(default=None, repr=False)
+    _alpha: tuple[torch.Tensor, ...] | None = field(default=None, repr=False)  # raster.alpha_blocks of the strokes, if known
 
     def stroke_file(self) -> StrokeFile:
         from strokepaint.strokefile import StrokeFile
@@ -364,7 +368,8 @@ class Painting:
     def image(self) -> torch.Tensor:
         """[3, H, W] in [0, 1], drawn by the brush's rasterizer (cached)."""
         if self._image is None:
-            self._image = raster.render(self.brush, self.strokes, self.width, self.height, self.background)
+            self._image = raster.render(self.brush, self.strokes, self.width, self.height, self.background, alpha=self._alpha)
+            self._alpha = None  # (memory)
         return self._image
 
     def png(self) -> bytes:
@@ -518,11 +523,17 @@ def run(
             canvas = raster.render(brush, laid[-1], ww, wh, canvas=canvas)
         done.append(chosen)
     strokes = torch.cat(done) if done else torch.zeros(0, brush.n_params)
-    if cfg.fit_colours and 0 < len(strokes) * width * height <= FIT_LIMIT:
-        strokes = _stored(fit_colours(brush, strokes, target, cfg.background))
+    alpha = None  # the strokes' exact alpha maps, kept from the colour fit for the final pixels
+    if cfg.fit_colours and 0 < len(strokes) <= FIT_MAX_STROKES:
+        if progress:
+            progress("fitting the colours", len(passes), len(passes))
+        alpha = raster.alpha_blocks(brush, strokes[:, : brush.n_geometry], width, height, max_pairs=FIT_MAX_PAIRS)
+        if alpha is not None:
+            strokes = _stored(fit_colours(brush, strokes, target, cfg.background, alpha))
     if progress:
         progress("done", len(passes), len(passes))
-    return Painting(brush, width, height, strokes, cfg.background, [len(d) for d in done], method, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return Painting(brush, width, height, strokes, cfg.background, [len(d) for d in done], method, seconds, _alpha=alpha)
 
 
 def phases(tiles: list[Tile], k: int) -> list[list[int]]:
@@ -614,28 +625,85 @@ def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int
     return "agent" if passes[-1][0].side > actor.cfg.resolution / 4 else "optimize"
 
 
-def fit_colours(brush: Brush, strokes: torch.Tensor, target: torch.Tensor, background) -> torch.Tensor:
+def fit_colours(brush: Brush, strokes: torch.Tensor, target: torch.Tensor, background, alpha=None) -> torch.Tensor:
     """The colours that minimise the squared error of the *exact* painting, the shapes fixed.
 
     The painting is linear in the colours: canvas = bg * prod_j (1 - a_j) + sum_i c_i w_i with
     w_i = a_i * prod_{j > i} (1 - a_j), so the best colours solve a small least-squares problem
     (ridge-regularised towards the current colours, clamped to [0, 1]; kept only if better).
     This removes most of the neural renderer's error on colour, measured at 0.0007 MSE.
+
+    A stroke covers a small part of a painting: the alpha maps are kept only where a stroke can
+    reach (raster.alpha_blocks), and the normal equations are summed over squares of FIT_BLOCK px,
+    each with only the strokes that reach it, batched. Memory and time grow with the strokes'
+    overlaps, not with strokes x pixels (README: how a picture is painted, step 6). `alpha`: the
+    strokes' `raster.alpha_blocks`, if already computed.
     """
     n, g = len(strokes), brush.n_geometry
     _, h, w = target.shape
-    a = raster.rasterize(brush, strokes[:, :g], w, h).reshape(n, -1).double()  # [N, HW]
-    keep = uncovered(a)  # [N + 1, HW]
-    weights = a * keep[1:]  # [N, HW]
-    rest = target.reshape(3, -1).double() - torch.tensor(background, dtype=torch.float64)[:, None] * keep[0]  # [3, HW]
-    old = strokes[:, g:].double()  # [N, 3]
-    lam = 1e-4 * float(weights.pow(2).sum(1).mean()) + 1e-12
-    gram = weights @ weights.T + lam * torch.eye(n, dtype=torch.float64)
-    rhs = weights @ rest.T + lam * old
-    new = torch.linalg.solve(gram, rhs).clamp(0, 1)
+    b, f = raster.BLOCK, FIT_BLOCK // raster.BLOCK  # raster blocks: px per side; per fit square side
+    sid, bid, alpha = alpha if alpha is not None else raster.alpha_blocks(brush, strokes[:, :g], w, h)
+    nbx, nby = math.ceil(w / b), math.ceil(h / b)
+    nfx, nfy = math.ceil(nbx / f), math.ceil(nby / f)
+    px = f * f * b * b  # pixels of a fit square
 
-    def err(c: torch.Tensor) -> float:
-        return float(((c.T @ weights - rest) ** 2).sum())
+    def squares(img: torch.Tensor) -> torch.Tensor:  # [c, H, W] -> [squares, c, px], raster blocks in order
+        c = img.shape[0]
+        pad = img.new_zeros(c, nfy * f * b, nfx * f * b)
+        pad[:, :h, :w] = img
+        return pad.view(c, nfy, f, b, nfx, f, b).permute(1, 4, 0, 2, 5, 3, 6).reshape(nfy * nfx, c, px)
+
+    tgt = squares(target.float())
+    on = squares(torch.ones(1, h, w, dtype=torch.bool))  # pixels on the picture
+    by, bx = bid // nbx, bid % nbx
+    square = (by // f) * nfx + bx // f
+    sub = (by % f) * f + bx % f  # the raster block within its square
+    pair_key = square * n + sid  # (square, stroke), painting order within a square
+    keys, slot_of_pair = torch.unique(pair_key, return_inverse=True)
+    sq_of_slot, stroke_of_slot = keys // n, keys % n
+    per_square = torch.bincount(sq_of_slot, minlength=nfy * nfx)
+    rank = torch.arange(len(keys)) - (per_square.cumsum(0) - per_square)[sq_of_slot]  # order within its square
+    # squares with strokes, the most strokes first, batched with squares of similar counts (a batch
+    # pads to its largest); pairs and slots sorted the same way, so a batch's are contiguous
+    order = torch.argsort(per_square, descending=True, stable=True)[: int((per_square > 0).sum())]
+    place = torch.empty_like(per_square).scatter_(0, order, torch.arange(len(per_square)))
+    pair_place, pairs = torch.sort(place[square], stable=True)
+    slot_place, slots = torch.sort(place[sq_of_slot], stable=True)
+    bg = torch.tensor(background, dtype=torch.float64)[:, None]
+    gram = torch.zeros(n + 1, n + 1, dtype=torch.float64)  # sum_px w_i w_j (row n: padding)
+    rhs = torch.zeros(n + 1, 3, dtype=torch.float64)  # sum_px w_i (target - background left uncovered)
+    s0 = 0
+    while s0 < len(order):
+        k = int(per_square[order[s0]])
+        s1 = min(len(order), s0 + max(1, FIT_CHUNK // (k * px)))
+        p = pairs[torch.searchsorted(pair_place, s0) : torch.searchsorted(pair_place, s1)]
+        q = slots[torch.searchsorted(slot_place, s0) : torch.searchsorted(slot_place, s1)]
+        sq = order[s0:s1]
+        a = torch.zeros(s1 - s0, k, f * f, b * b, dtype=torch.float64)
+        a[place[square[p]] - s0, rank[slot_of_pair[p]], sub[p]] = alpha[p].reshape(-1, b * b).double()
+        inside = on[sq].double()
+        a = a.view(s1 - s0, k, px) * inside
+        keep = uncovered(a, 1)  # [squares, k + 1, px]
+        wts = a * keep[:, 1:]
+        rest = (tgt[sq].double() - bg * keep[:, :1]) * inside
+        ids = torch.full((s1 - s0, k), n, dtype=torch.long)
+        ids[place[sq_of_slot[q]] - s0, rank[q]] = stroke_of_slot[q]
+        gram.index_put_((ids[:, :, None].expand(-1, k, k), ids[:, None, :].expand(-1, k, k)), wts @ wts.transpose(1, 2), accumulate=True)
+        rhs.index_put_((ids,), wts @ rest.transpose(1, 2), accumulate=True)
+        s0 = s1
+    gram, rhs = gram[:n, :n], rhs[:n]
+    old = strokes[:, g:].double()  # [N, 3]
+    lam = 1e-4 * float(gram.diagonal().mean()) + 1e-12
+    gram.diagonal().add_(lam)  # symmetric, positive definite
+    factor, bad = torch.linalg.cholesky_ex(gram)
+    del gram  # (memory: N x N doubles each)
+    if bad:
+        return strokes
+    half = torch.linalg.solve_triangular(factor, rhs + lam * old, upper=False)
+    new = torch.linalg.solve_triangular(factor.mT, half, upper=True).clamp(0, 1)
+
+    def err(c: torch.Tensor) -> float:  # sum_px |c^T w - rest|^2 up to a constant: c^T G c - 2 c^T rhs, G = L L^T - lam
+        return float(factor.mT.matmul(c).pow(2).sum() - lam * c.pow(2).sum() - 2 * (c * rhs).sum())
 
     if err(new) >= err(old):
         return strokes

@@ -8,6 +8,7 @@ half-diagonal are skipped (valid because brushes return true distances, or lower
 them, outside a stroke).
 
     rasterize(brush, g, W, H)            -> alpha maps [N, H, W]   (training data, tests)
+    alpha_blocks(brush, g, W, H)         -> the same, only the blocks a stroke can reach (colour fit)
     render(brush, strokes, W, H, bg)     -> canvas [3, H, W]       (paintings at full size)
 """
 
@@ -157,16 +158,33 @@ def _chunks(sid: torch.Tensor, size: int):
 
 
 @torch.no_grad()
-def rasterize(brush: Brush, g: torch.Tensor, width: int, height: int, block: int = BLOCK) -> torch.Tensor:
-    """Alpha maps (coverage x opacity) of strokes [N, G] (geometry, stored units): [N, H, W]."""
+def alpha_blocks(
+    brush: Brush, g: torch.Tensor, width: int, height: int, block: int = BLOCK, max_pairs: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """Alpha maps of strokes [N, G] (geometry, stored units) where they can be non-zero:
+    (stroke [M], block [M], alpha [M, block, block]) for every (stroke, block) pair, sorted by
+    stroke; blocks numbered row by row on the ceil(H / block) x ceil(W / block) grid. None if
+    there are more than `max_pairs` pairs (memory: block^2 x 4 bytes each)."""
     g = g.float()
     gpx = brush.to_pixels(g, width, height)
+    nbx = math.ceil(width / block)
+    sid, bid, inside = _pairs(brush, gpx, width, height, block)
+    if max_pairs is not None and len(sid) > max_pairs:
+        return None
+    alpha = torch.empty(len(sid), block, block, dtype=g.dtype, device=g.device)
+    for s, e in _chunks(sid, PAIRS_PER_CHUNK):
+        alpha[s:e] = _block_alpha(brush, gpx, sid[s:e], bid[s:e], inside[s:e], nbx, block)
+    return sid, bid, alpha
+
+
+@torch.no_grad()
+def rasterize(brush: Brush, g: torch.Tensor, width: int, height: int, block: int = BLOCK) -> torch.Tensor:
+    """Alpha maps (coverage x opacity) of strokes [N, G] (geometry, stored units): [N, H, W]."""
     n = g.shape[0]
     nbx, nby = math.ceil(width / block), math.ceil(height / block)
-    out = torch.zeros(n * nby * nbx, block, block, dtype=g.dtype, device=g.device)
-    sid, bid, inside = _pairs(brush, gpx, width, height, block)
-    for s, e in _chunks(sid, PAIRS_PER_CHUNK):
-        out[sid[s:e] * (nby * nbx) + bid[s:e]] = _block_alpha(brush, gpx, sid[s:e], bid[s:e], inside[s:e], nbx, block)
+    sid, bid, alpha = alpha_blocks(brush, g, width, height, block)
+    out = alpha.new_zeros(n * nby * nbx, block, block)
+    out[sid * (nby * nbx) + bid] = alpha
     out = out.view(n, nby, nbx, block, block).permute(0, 1, 3, 2, 4).reshape(n, nby * block, nbx * block)
     return out[:, :height, :width]
 
@@ -180,10 +198,12 @@ def render(
     background: tuple[float, float, float] = (1.0, 1.0, 1.0),
     block: int = BLOCK,
     canvas: torch.Tensor | None = None,
+    alpha: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Composite strokes [N, G + 3] (stored units) over a canvas: returns [3, H, W] in [0, 1].
 
-    `canvas`, if given ([3, H, W]), is painted over instead of a blank background.
+    `canvas`, if given ([3, H, W]), is painted over instead of a blank background. `alpha`, if
+    given, is `alpha_blocks` of these strokes' geometry at this size (not computed again).
     """
     strokes = strokes.float()
     g, rgb = strokes[:, : brush.n_geometry], strokes[:, brush.n_geometry :]
@@ -194,15 +214,18 @@ def render(
     padded = torch.zeros(3, nby * block, nbx * block, dtype=canvas.dtype, device=canvas.device)
     padded[:, :height, :width] = canvas
     blocks = padded.view(3, nby, block, nbx, block).permute(1, 3, 0, 2, 4).reshape(nby * nbx, 3, block, block).clone()
-    sid, bid, inside = _pairs(brush, gpx, width, height, block)
+    if alpha is None:
+        sid, bid, inside = _pairs(brush, gpx, width, height, block)
+    else:
+        sid, bid, known = alpha
     for s, e in _chunks(sid, PAIRS_PER_CHUNK):
-        alpha = _block_alpha(brush, gpx, sid[s:e], bid[s:e], inside[s:e], nbx, block)
+        a_chunk = _block_alpha(brush, gpx, sid[s:e], bid[s:e], inside[s:e], nbx, block) if alpha is None else known[s:e]
         # strokes in order; each stroke's pairs are contiguous
         ids, counts = torch.unique_consecutive(sid[s:e], return_counts=True)
         offset = s
         for stroke, count in zip(ids.tolist(), counts.tolist()):
             rows = bid[offset : offset + count]
-            a = alpha[offset - s : offset - s + count, None]
+            a = a_chunk[offset - s : offset - s + count, None]
             blocks[rows] = composite(blocks[rows], a, rgb[stroke][None])
             offset += count
     out = blocks.view(nby, nbx, 3, block, block).permute(2, 0, 3, 1, 4).reshape(3, nby * block, nbx * block)

@@ -246,6 +246,39 @@ def test_colour_fit_recovers_the_colours_of_a_painting():
     assert err < 1e-6 < float(((raster.render(brush, guess, 40, 40) - target) ** 2).mean())
 
 
+def test_colour_fit_by_squares_matches_the_dense_least_squares():
+    """The fit sums its normal equations over squares with the strokes that reach each: the
+    same colours as the dense problem over every stroke and pixel (a size that is not a multiple
+    of the squares or of the raster blocks, overlapping translucent strokes, a coloured background)."""
+    from conftest import random_strokes
+
+    brush = get_brush("bezier")
+    strokes = random_strokes(brush, 60, seed=3)
+    w, h, bg = 75, 46, (0.2, 0.5, 0.9)
+    target = torch.rand(3, h, w, generator=torch.Generator().manual_seed(4))
+    a = raster.rasterize(brush, strokes[:, : brush.n_geometry], w, h).reshape(60, -1).double()
+    keep = torch.ones(61, w * h, dtype=torch.float64)
+    for i in range(59, -1, -1):
+        keep[i] = keep[i + 1] * (1 - a[i])
+    weights = a * keep[1:]
+    rest = target.reshape(3, -1).double() - torch.tensor(bg, dtype=torch.float64)[:, None] * keep[0]
+    old = strokes[:, -3:].double()
+    lam = 1e-4 * float(weights.pow(2).sum(1).mean()) + 1e-12
+    dense = torch.linalg.solve(weights @ weights.T + lam * torch.eye(60, dtype=torch.float64), weights @ rest.T + lam * old).clamp(0, 1)
+    fitted = engine.fit_colours(brush, strokes, target, bg)
+    assert torch.allclose(fitted[:, -3:].double(), dense, atol=1e-5)
+    assert torch.equal(fitted[:, :-3], strokes[:, :-3])
+
+
+def test_painting_pixels_are_the_rasterizers_with_the_fits_alpha_maps_reused():
+    """paint keeps the colour fit's alpha maps for the final pixels: exactly what rendering the
+    stroke file again gives."""
+    tools = engine.Tools.load("bezier", "cpu")
+    p = engine.paint(_picture(70, 50), strokes=40, method="agent", refine=2, tools=tools)
+    assert p._alpha is not None
+    assert torch.equal(p.image(), raster.render(p.brush, p.strokes, 70, 50, p.background))
+
+
 def test_brush_without_renderer_or_agent_is_refused(monkeypatch):
     from strokepaint import store
 
