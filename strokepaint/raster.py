@@ -213,7 +213,9 @@ def render(
         canvas = blank(background, height, width)
     padded = torch.zeros(3, nby * block, nbx * block, dtype=canvas.dtype, device=canvas.device)
     padded[:, :height, :width] = canvas
-    blocks = padded.view(3, nby, block, nbx, block).permute(1, 3, 0, 2, 4).reshape(nby * nbx, 3, block, block).clone()
+    # (a copy of padded, or a view of it: either is ours to paint on)
+    blocks = padded.view(3, nby, block, nbx, block).permute(1, 3, 0, 2, 4).reshape(nby * nbx, 3, block, block)
+    del padded
     if alpha is None:
         sid, bid, inside = _pairs(brush, gpx, width, height, block)
     else:
@@ -228,5 +230,5 @@ def render(
             a = a_chunk[offset - s : offset - s + count, None]
             blocks[rows] = composite(blocks[rows], a, rgb[stroke][None])
             offset += count
-    out = blocks.view(nby, nbx, 3, block, block).permute(2, 0, 3, 1, 4).reshape(3, nby * block, nbx * block)
-    return out[:, :height, :width].clamp(0.0, 1.0)
+    out = blocks.clamp_(0.0, 1.0).view(nby, nbx, 3, block, block).permute(2, 0, 3, 1, 4).reshape(3, nby * block, nbx * block)
+    return out[:, :height, :width]

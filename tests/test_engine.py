@@ -246,11 +246,16 @@ def test_colour_fit_recovers_the_colours_of_a_painting():
     assert err < 1e-6 < float(((raster.render(brush, guess, 40, 40) - target) ** 2).mean())
 
 
-def test_colour_fit_by_squares_matches_the_dense_least_squares():
+@pytest.mark.parametrize("solver", ["direct", "conjugate gradients"])
+def test_colour_fit_by_squares_matches_the_dense_least_squares(solver, monkeypatch):
     """The fit sums its normal equations over squares with the strokes that reach each: the
     same colours as the dense problem over every stroke and pixel (a size that is not a multiple
-    of the squares or of the raster blocks, overlapping translucent strokes, a coloured background)."""
+    of the squares or of the raster blocks, overlapping translucent strokes, a coloured background),
+    solved directly or, as for big paintings, by conjugate gradients."""
     from conftest import random_strokes
+
+    if solver != "direct":
+        monkeypatch.setattr(engine, "FIT_DENSE", 0)
 
     brush = get_brush("bezier")
     strokes = random_strokes(brush, 60, seed=3)
