@@ -458,8 +458,8 @@ def paint(
         str,
         typer.Option(
             "--method",
-            help="auto (as the brush's agent says, measured against optimize: the bezier agent on pictures up to "
-            "2 MP), optimize (strokes seeded where the error is) or agent (the brush's agent lays them).",
+            help="auto (as the brush's agent says, measured against optimize: the bezier agent on every picture), "
+            "optimize (strokes seeded where the error is) or agent (the brush's agent lays them).",
         ),
     ] = "auto",
     refine: Annotated[

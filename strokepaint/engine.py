@@ -55,7 +55,7 @@ FIT_CHUNK = 1_000_000  # numbers per batch of squares in the colour fit (8 MB)
 GROUP = 1536  # strokes refined at once (bounds memory: ~0.5 MB of saved activations per stroke)
 AGENT_CHUNK = 256  # tiles the agent paints at once (bounds memory: ~1 MB per tile)
 METHODS = ("auto", "optimize", "agent")
-AUTO_PIXELS = 2_000_000  # `auto`: the agent may lay the strokes on pictures up to this size (beyond, its broad strokes cost more to draw)
+AUTO_PIXELS = 2_000_000  # `auto`: an agent with auto_steps > 0 may lay the strokes on pictures up to this size (choose_method)
 Progress = Callable[[str, float, int], None]  # (what, passes done (fractional), passes)
 
 
@@ -606,19 +606,22 @@ def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> 
 
 
 def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> str:
-    """`auto`: `optimize` without an agent or on pictures over AUTO_PIXELS (measured at 3 MP: the agent's
-    broad strokes cost more to draw than they gain); otherwise as the agent's `auto_steps` says,
-    measured per agent against `optimize` (README, step 3). 0: the agent's strokes, always (the
-    shipped bezier agent: better and faster at 10 to 2,000 strokes on 128 px and at 400 to 1,000
-    on 256 to 1,024 px). N: the agent's only when the refinement can give each stroke fewer than
-    N steps and its finest tiles are more than a quarter of its resolution of the picture (16 px:
-    the engine's floor, where 128-px pictures end); the line, circle and triangle agents, 30."""
+    """`auto`: as the agent's `auto_steps` says, measured per agent against `optimize` (README, step 3);
+    `optimize` without an agent. 0: the agent's strokes, always (the shipped bezier and circle
+    agents: better at 10 to 2,000 strokes on 128 px and at 400 to 20,000 from 512 px to 12 MP, faster
+    up to a few thousand strokes). N: the agent's only on pictures up to AUTO_PIXELS (measured at
+    3 MP, with an earlier agent and no colour fit at that size: its broad strokes cost more to draw
+    than they gained), when the refinement can give each stroke fewer than N steps and its finest
+    tiles are more than a quarter of its resolution of the picture (16 px: the engine's floor,
+    where 128-px pictures end); the line and triangle agents, 30."""
     if cfg.method != "auto":
         return cfg.method
-    if actor is None or width * height > AUTO_PIXELS:
+    if actor is None:
         return "optimize"
     if actor.cfg.auto_steps == 0:
         return "agent"
+    if width * height > AUTO_PIXELS:
+        return "optimize"
     steps = cfg.refine if cfg.refine >= 0 else cfg.step_budget / cfg.strokes
     if steps >= actor.cfg.auto_steps:
         return "optimize"

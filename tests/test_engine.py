@@ -91,9 +91,11 @@ def test_auto_method_follows_the_agents_measured_auto_steps():
     assert choose(128, 128, 200) == "agent"
     assert choose(128, 128, 2000) == "agent"
     assert choose(1280, 851, 4000, refine=60) == "agent"
+    assert choose(4000, 3000, 20_000) == "agent"  # at any size (measured up to 12 MP)
+    actor.cfg = dataclasses.replace(actor.cfg, auto_steps=30)
+    assert choose(2000, 1500, 10_000) == "optimize"  # 3 MP: measured only for the agent whose strokes always pay
     for auto_steps in (0, 30):
         actor.cfg = dataclasses.replace(actor.cfg, auto_steps=auto_steps)
-        assert choose(2000, 1500, 10_000) == "optimize"  # 3 MP: the agent's strokes cost too much to draw
         assert choose(1280, 851, 4000, method="optimize") == "optimize"
     assert engine.choose_method(engine.PaintConfig(strokes=4000), None, 1280, 851) == "optimize"  # no agent
     with pytest.raises(ValueError, match="auto_steps"):
