@@ -23,13 +23,14 @@ def composite(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) ->
     return _lay(canvas, alpha, color)
 
 
-def _lay(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, before: torch.Tensor | None = None) -> torch.Tensor:
-    """The strokes laid one by one; `before` [..., N, 3, H, W], if given, receives the canvas
-    before each stroke."""
+def _lay(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, states: torch.Tensor | None = None) -> torch.Tensor:
+    """The strokes laid one by one; `states` [..., N + 1, 3, H, W], if given, receives the canvas
+    before each stroke and the finished one (each written once, in place)."""
+    if states is not None:
+        states.select(-4, 0).copy_(canvas)
     for i, (a, c) in enumerate(zip(alpha.unsqueeze(-3).unbind(-4), color[..., None, None].unbind(-4))):
-        if before is not None:
-            before.select(-4, i).copy_(canvas)
-        canvas = torch.lerp(canvas, c, a)  # canvas * (1 - a) + a * c
+        out = None if states is None else states.select(-4, i + 1)
+        canvas = torch.lerp(canvas, c, a, out=out)  # canvas * (1 - a) + a * c
     return canvas
 
 
@@ -42,9 +43,10 @@ class _Composite(torch.autograd.Function):
     @staticmethod
     def forward(ctx, canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
         n, h, w = alpha.shape[-3:]
-        before = canvas.new_empty(*alpha.shape[:-3], n, 3, h, w)  # C_{i-1}
-        out = _lay(canvas, alpha, color, before)
-        ctx.save_for_backward(alpha.reshape(-1, n, h, w), color.reshape(-1, n, 3), before.view(-1, n, 3, h, w))
+        states = canvas.new_empty(*alpha.shape[:-3], n + 1, 3, h, w)  # C_0 .. C_N
+        out = _lay(canvas, alpha, color, states).clone()
+        before = states.view(-1, n + 1, 3, h, w)[:, :n]  # C_{i-1} for stroke i
+        ctx.save_for_backward(alpha.reshape(-1, n, h, w), color.reshape(-1, n, 3), before)
         ctx.shapes = canvas.shape, alpha.shape, color.shape
         return out
 

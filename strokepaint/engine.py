@@ -786,7 +786,7 @@ def _refine(z, low, span, renderer, ng, tgt, cv, inside, live, iterations, lr, r
         z.requires_grad_(True)
         s = low + torch.sigmoid(z) * span
         drawn = renderer(s[..., :ng].reshape(n * m, -1)[used], canvas=r)
-        alpha = blank_alpha.index_copy(0, used, drawn).view(n, m, r, r)
+        alpha = (drawn if len(used) == n * m else blank_alpha.index_copy(0, used, drawn)).view(n, m, r, r)
         out = composite(cv, alpha, s[..., ng:])
         loss = ((((out - tgt) ** 2) * inside).sum((1, 2, 3)) / area).sum()
         (grad,) = torch.autograd.grad(loss, z)
