@@ -49,6 +49,7 @@ TILE = 128  # px of the picture: the finest tiles of a large picture (the paper'
 MAX_STROKES = 100_000
 PHASES_MIN_TILES = 16  # an unrefined pass (the agent alone) is painted in phases only above this many tiles
 FIT_MAX_PAIRS = 2_000_000  # colours are fitted at the end if the strokes reach at most this many 8x8 blocks (alpha maps: 256 bytes each)
+FIT_MAX_ENTRIES = 16_000_000  # ... and their products within the squares (sum of strokes^2 per square) are at most this many (~0.4 GB)
 FIT_DENSE = 6000  # strokes up to which the fit's equations are solved directly (Cholesky, N x N doubles), beyond by conjugate gradients
 FIT_BLOCK = 32  # px: the colour fit sums its normal equations over squares of this side (a multiple of raster.BLOCK)
 FIT_CHUNK = 1_000_000  # numbers per batch of squares in the colour fit (8 MB)
@@ -359,7 +360,8 @@ class Painting:
     method: str = "optimize"
     seconds: float = 0.0  # painting time (strokes), without the final rendering
     _image: torch.Tensor | None = field(default=None, repr=False)
-    _alpha: tuple[torch.Tensor, ...] | None = field(default=None, repr=False)  # raster.alpha_blocks of the strokes, if known
+    # (strokes, raster.alpha_blocks of their geometry), kept from the colour fit: used if the strokes are still those
+    _alpha: tuple | None = field(default=None, repr=False)
 
     def stroke_file(self) -> StrokeFile:
         from strokepaint.strokefile import StrokeFile
@@ -369,7 +371,10 @@ class Painting:
     def image(self) -> torch.Tensor:
         """[3, H, W] in [0, 1], drawn by the brush's rasterizer (cached)."""
         if self._image is None:
-            self._image = raster.render(self.brush, self.strokes, self.width, self.height, self.background, alpha=self._alpha)
+            kept, alpha = self._alpha or (None, None)
+            if kept is None or not torch.equal(kept, self.strokes):
+                alpha = None
+            self._image = raster.render(self.brush, self.strokes, self.width, self.height, self.background, alpha=alpha)
             self._alpha = None  # (memory)
         return self._image
 
@@ -534,7 +539,8 @@ def run(
     if progress:
         progress("done", len(passes), len(passes))
     seconds = time.perf_counter() - start
-    return Painting(brush, width, height, strokes, cfg.background, [len(d) for d in done], method, seconds, _alpha=alpha)
+    kept = None if alpha is None else (strokes.clone(), alpha)
+    return Painting(brush, width, height, strokes, cfg.background, [len(d) for d in done], method, seconds, _alpha=kept)
 
 
 def phases(tiles: list[Tile], k: int) -> list[list[int]]:
@@ -643,16 +649,22 @@ def fit_colours(brush: Brush, strokes: torch.Tensor, target: torch.Tensor, backg
     _, h, w = target.shape
     if alpha is None:
         alpha = raster.alpha_blocks(brush, strokes[:, :g], w, h)
-    gram, rhs = _normal_equations(n, alpha, target, background)
+    sums = _normal_equations(n, alpha, target, background)
+    if sums is None:  # no stroke on the picture, or too many overlaps to sum (README, step 6)
+        return strokes
+    gram, rhs = sums
     old = strokes[:, g:].double()  # [N, 3]
     diag = torch.zeros(n, dtype=torch.float64).index_add_(0, gram.indices()[0], gram.values() * (gram.indices()[0] == gram.indices()[1]))
     lam = 1e-4 * float(diag.mean()) + 1e-12
     if n <= FIT_DENSE:  # a direct solve: exact, and faster than iterating on a small, dense, ill-conditioned system
-        factor, bad = torch.linalg.cholesky_ex(gram.to_dense() + lam * torch.eye(n, dtype=torch.float64))
+        dense = gram.to_dense()
+        dense.diagonal().add_(lam)
+        factor, bad = torch.linalg.cholesky_ex(dense)
+        del dense  # (memory: N x N doubles each)
         if bad:
             return strokes
         new = torch.linalg.solve_triangular(factor.mT, torch.linalg.solve_triangular(factor, rhs + lam * old, upper=False), upper=True)
-        del factor  # (memory: N x N)
+        del factor
     with warnings.catch_warnings():  # torch calls its CSR format beta; its products are ~25x faster than COO's here
         warnings.simplefilter("ignore")
         gram = gram.to_sparse_csr()
@@ -670,9 +682,10 @@ def fit_colours(brush: Brush, strokes: torch.Tensor, target: torch.Tensor, backg
     return out
 
 
-def _normal_equations(n: int, alpha, target: torch.Tensor, background) -> tuple[torch.Tensor, torch.Tensor]:
+def _normal_equations(n: int, alpha, target: torch.Tensor, background) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The colour fit's G = sum_px w_i w_j (sparse [N, N]) and B = sum_px w_i (target - background
-    left uncovered) ([N, 3]) for N strokes whose `raster.alpha_blocks` are `alpha`.
+    left uncovered) ([N, 3]) for N strokes whose `raster.alpha_blocks` are `alpha`; None if no
+    stroke reaches the picture or G would have over FIT_MAX_ENTRIES entries before summing.
 
     A stroke covers a small part of a painting: the sums run over squares of FIT_BLOCK px, each with
     only the strokes that reach it (in painting order, so what later strokes leave of each is a
@@ -694,6 +707,8 @@ def _normal_equations(n: int, alpha, target: torch.Tensor, background) -> tuple[
     keys, slot_of_pair = torch.unique(square * n + sid, return_inverse=True)  # (square, stroke) slots, painting order
     sq_of_slot, stroke_of_slot = keys // n, keys % n
     per_square = torch.bincount(sq_of_slot, minlength=nfy * nfx)
+    if len(keys) == 0 or int((per_square * per_square).sum()) > FIT_MAX_ENTRIES:
+        return None
     rank = torch.arange(len(keys)) - (per_square.cumsum(0) - per_square)[sq_of_slot]  # order within its square
     # squares with strokes, the most strokes first; pairs and slots sorted the same way, so a batch's are contiguous
     order = torch.argsort(per_square, descending=True, stable=True)[: int((per_square > 0).sum())]
@@ -743,7 +758,7 @@ def _solve_spd(matvec: Callable[[torch.Tensor], torch.Tensor], diag: torch.Tenso
     p = z.clone()
     rz = (r * z).sum(0)
     goal = tol * b.norm(dim=0)
-    for _ in range(max(100, 4 * len(b))):
+    for _ in range(1000):  # (measured: 43 to 146 iterations on paintings; an ill-conditioned system may stall)
         if bool((r.norm(dim=0) <= goal).all()):
             break
         q = matvec(p)

@@ -284,6 +284,23 @@ def test_painting_pixels_are_the_rasterizers_with_the_fits_alpha_maps_reused():
     p = engine.paint(_picture(70, 50), strokes=40, method="agent", refine=2, tools=tools)
     assert p._alpha is not None
     assert torch.equal(p.image(), raster.render(p.brush, p.strokes, 70, 50, p.background))
+    q = engine.paint(_picture(70, 50), strokes=40, method="agent", refine=2, tools=tools)
+    q.strokes = q.strokes[:10]  # strokes changed after painting: their own pixels, not the kept maps'
+    assert torch.equal(q.image(), raster.render(q.brush, q.strokes, 70, 50, q.background))
+
+
+def test_colour_fit_leaves_colours_when_it_cannot_sum(monkeypatch):
+    """No stroke on the picture, or more overlaps than FIT_MAX_ENTRIES: the colours stay."""
+    from conftest import random_strokes
+
+    brush = get_brush("circle")
+    strokes = random_strokes(brush, 30, seed=2)
+    target = torch.rand(3, 20, 20)
+    nothing = (torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0, 8, 8))
+    assert torch.equal(engine.fit_colours(brush, strokes, target, (1.0, 1.0, 1.0), nothing), strokes)
+    assert not torch.equal(engine.fit_colours(brush, strokes, target, (1.0, 1.0, 1.0)), strokes)
+    monkeypatch.setattr(engine, "FIT_MAX_ENTRIES", 10)
+    assert torch.equal(engine.fit_colours(brush, strokes, target, (1.0, 1.0, 1.0)), strokes)
 
 
 def test_brush_without_renderer_or_agent_is_refused(monkeypatch):
