@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 TILE = 128  # px of the picture: the finest tiles of a large picture (the paper's patch size)
 MAX_STROKES = 100_000
-PHASES_MIN_TILES = 16  # an unrefined pass (the agent alone) is painted in phases only above this many tiles
+PHASES_MIN_TILES = 16  # a pass of the agent's strokes (refined or not) is painted in phases only above this many tiles, or if they overlap
 FIT_MAX_PAIRS = 2_000_000  # colours are fitted at the end if the strokes reach at most this many 8x8 blocks (alpha maps: 256 bytes each)
 FIT_MAX_ENTRIES = 16_000_000  # ... and their products within the squares (sum of strokes^2 per square) are at most this many (~0.4 GB)
 FIT_DENSE = 6000  # strokes up to which the fit's equations are solved directly (Cholesky, N x N doubles), beyond by conjugate gradients
@@ -76,7 +76,7 @@ class PaintConfig:
     # a pass's tiles in 1, 2 or 4 phases, each seeing the earlier ones' strokes (README, step 2: 4
     # phases instead of 1, 1280x851 photo 4,000 strokes MSE -15 %, dev + 8 photos 200 strokes -6 %)
     phases: int = 4
-    fit_colours: bool = True  # finally, the best colours for the exact rasterizer (small pictures)
+    fit_colours: bool = True  # finally, the best colours for the exact rasterizer
     # optimize: at these fractions of a pass's steps, strokes that barely show are seeded anew where
     # the error is (dev + 8 more photos, 200 strokes: mean MSE 0.00274 -> 0.00259 at the same time)
     reseed: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -491,9 +491,10 @@ def run(
         errors = (((cv - tgt) ** 2) * inside).sum((1, 2, 3)) * (win.side.float() ** 2) / inside.sum((1, 2, 3)).clamp_min(1)
         counts = share(budget, errors, cap=-(-3 * budget // len(tiles)))  # at most 3x the mean: batches stay dense
         laid, painted = [], 0  # strokes of each phase; tiles painted in the earlier phases
-        # phases pay where the strokes are refined over their windows; the agent alone sees only its
-        # tiles, so a pass it lays unrefined gets them only when it has many tiles (README, step 2)
-        for idx in phases(tiles, cfg.phases if schedule[pi] or len(tiles) > PHASES_MIN_TILES else 1):
+        # phases pay where `optimize`'s strokes are refined over their windows; the agent's strokes,
+        # refined or not, gain from them only on passes of many tiles or of tiles that overlap (README, step 2)
+        few = len(tiles) <= PHASES_MIN_TILES and not _overlapping(tiles)
+        for idx in phases(tiles, 1 if few and not (schedule[pi] and method == "optimize") else cfg.phases):
             sel = torch.tensor(idx)
             if laid and laid[-1].numel():  # a later phase sees what the earlier ones painted (spilled) on its tiles
                 canvas = raster.render(brush, laid[-1], ww, wh, canvas=canvas)
@@ -541,6 +542,15 @@ def run(
     seconds = time.perf_counter() - start
     kept = None if alpha is None else (strokes.clone(), alpha)
     return Painting(brush, width, height, strokes, cfg.background, [len(d) for d in done], method, seconds, _alpha=kept)
+
+
+def _overlapping(tiles: list[Tile]) -> bool:
+    """Whether neighbouring tiles of a pass overlap (a side of the picture is not a whole number of tiles)."""
+    for starts in ({t.x for t in tiles}, {t.y for t in tiles}):
+        s = sorted(starts)
+        if any(b - a < tiles[0].side - 1e-6 for a, b in zip(s, s[1:])):
+            return True
+    return False
 
 
 def phases(tiles: list[Tile], k: int) -> list[list[int]]:

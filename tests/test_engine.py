@@ -233,6 +233,26 @@ def test_agent_method_with_a_user_trained_agent(tmp_path, monkeypatch):
     assert q.method == "optimize"
 
 
+def test_phases_follow_the_method_the_tile_count_and_overlaps(monkeypatch):
+    """The agent's passes of few tiles that do not overlap are painted in one phase; overlapping
+    tiles (a side that is no whole number of tiles) and `optimize`'s refined passes in four."""
+    assert not engine._overlapping(engine.tiles_for(128, 128, 32))
+    assert engine._overlapping(engine.tiles_for(128, 85, 42.5))
+    calls: list[tuple[int, int]] = []
+    real = engine.phases
+    monkeypatch.setattr(engine, "phases", lambda tiles, k: calls.append((len(tiles), k)) or real(tiles, k))
+    tools = engine.Tools.load("bezier", "cpu")
+
+    def ks(width: int, height: int, method: str) -> list[tuple[int, int]]:
+        calls.clear()
+        engine.paint(_picture(width, height), strokes=40, method=method, refine=1, tools=tools)
+        return list(calls)
+
+    assert all(k == 1 for _, k in ks(64, 64, "agent"))
+    assert any(k == 4 and n > 1 for n, k in ks(64, 43, "agent"))
+    assert all(k == 4 for _, k in ks(64, 64, "optimize"))
+
+
 def test_colour_fit_recovers_the_colours_of_a_painting():
     """Shapes fixed, colours unknown: the least-squares fit finds the painting's colours again."""
     from conftest import random_strokes
