@@ -26,8 +26,12 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     from strokepaint.compose import composite
     from strokepaint.engine import Tools
+    from strokepaint.errors import UsageError
 
-    tools = Tools.load(a.brush, "cpu", use_agent=False)
+    try:
+        tools = Tools.load(a.brush, "cpu", use_agent=False)
+    except UsageError as e:
+        raise SystemExit(f"error: {e}") from None
     brush, renderer = tools.brush, tools.renderer
     gen = torch.Generator().manual_seed(0)
     geo = brush.sample(a.strokes, gen)
