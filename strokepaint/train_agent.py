@@ -67,6 +67,9 @@ class AgentTraining:
     # learning rates fall on a cosine from their values above to 1/10 of them over this many
     # updates (counted across resumed runs), then stay there; 0: constant
     anneal: int = 0
+    # the actor's objective looks this many actions ahead through the renderer before the critic
+    # takes over: r_0 + gamma r_1 + ... + gamma^n V(s_n), every action its own (1: the paper's)
+    lookahead: int = 1
 
 
 def agent_roles(brush: Brush) -> str:
@@ -252,6 +255,19 @@ class Learner:
             return e0 - e1
         return disc(after, target) - disc(before, target)
 
+    def objective(self, canvas: torch.Tensor, target: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        """What the actor maximises from states [B]: r_0 + gamma r_1 + ... + gamma^n V(s_n), every
+        action the actor's own, through the renderer (n = `lookahead`; the paper's n = 1); an
+        episode's end stops the sum."""
+        tc, T = self.tc, self.cfg.steps
+        q, now, alive = torch.zeros(len(canvas), device=canvas.device), canvas, torch.ones(len(canvas), device=canvas.device)
+        for j in range(tc.lookahead):
+            strokes = decode(self.brush, self.actor(observe(now, target, step + j, T)))
+            new, _ = paint(self.renderer, now, strokes, fitting(self.cfg, target))
+            q = q + tc.gamma**j * alive * self.reward(now, new, target, self.disc_t)
+            alive, now = alive * (step + j + 1 < T).float(), new
+        return q + tc.gamma**tc.lookahead * alive * self.critic(observe(now, target, step + tc.lookahead, T))
+
     def update(self, batch, sync=None) -> dict[str, float]:
         """One gradient step of D (wgan), critic and actor; `sync(modules)` averages gradients (DDP)."""
         canvas, after, target, step = batch
@@ -276,13 +292,11 @@ class Learner:
         if sync:
             sync([self.critic])
         self.opt_c.step()
-        # actor: through the renderer, maximise r(s, pi(s)) + gamma V(s')
+        # actor: through the renderer, maximise r(s, pi(s)) + gamma V(s') (or n actions ahead)
         self.actor.train()
-        strokes = decode(self.brush, self.actor(observe(canvas, target, step, T)))
-        new, _ = paint(self.renderer, canvas, strokes, fitting(self.cfg, target))
         for m in (self.critic, self.disc_t):
             m.requires_grad_(False)
-        q = self.reward(canvas, new, target, self.disc_t) + tc.gamma * not_last * self.critic(observe(new, target, step + 1, T))
+        q = self.objective(canvas, target, step)
         for m in (self.critic, self.disc_t):
             m.requires_grad_(True)
         loss_a = -q.mean()
@@ -317,29 +331,36 @@ def act(
     renderer: NeuralRenderer,
     brush: Brush,
     target: torch.Tensor,
-    steps: int,
+    steps: int | list[int],
     canvas: torch.Tensor | None = None,
     noise: float = 0.0,
     gen: torch.Generator | None = None,
     background: float = 1.0,
     first_step: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paint targets [B, 3, R, R] for `steps` actions with the actor: (canvas, strokes [B, steps*k, P]).
+    """Paint targets [B, 3, R, R] for `steps` actions with the actor: (canvas, strokes [B, S*k, P]).
+    `steps` is one count for all, or one per target (S the largest; a target's actions stop at
+    its count, its strokes after them are 0.5s: the agent only acts where its strokes are used).
     `first_step` > 0 tells the actor the canvas is already partly painted (step indices past its
     episode count as the last)."""
     actor.eval()
     b, _, r, _ = target.shape
-    canvas = blank((background,) * 3, r, r, (b,)).to(target.device) if canvas is None else canvas
-    all_strokes = []
-    for t in range(steps):
-        a = actor(
-            observe(canvas, target, torch.full((b,), min(first_step + t, actor.cfg.steps - 1), device=target.device), actor.cfg.steps)
-        )
+    counts = torch.as_tensor(steps).expand(b)
+    canvas = blank((background,) * 3, r, r, (b,)).to(target.device) if canvas is None else canvas.clone()
+    k, n = actor.cfg.bundle, int(counts.max()) if b else 0
+    out = torch.full((b, n * k, len(brush.params)), 0.5, device=target.device)
+    for t in range(n):
+        rows = (counts > t).nonzero()[:, 0].to(target.device)  # the targets still painting
+        every = len(rows) == b
+        cv, tg = (canvas, target) if every else (canvas[rows], target[rows])
+        now = torch.full((len(rows),), min(first_step + t, actor.cfg.steps - 1), device=target.device)
+        a = actor(observe(cv, tg, now, actor.cfg.steps))
         if noise:
             a = torch.sigmoid(torch.logit(a, 1e-4) + noise * torch.randn(a.shape, generator=gen).to(a.device))
-        canvas, strokes = paint(renderer, canvas, decode(brush, a), fitting(actor.cfg, target))
-        all_strokes.append(strokes)
-    return canvas, torch.cat(all_strokes, 1)
+        new, strokes = paint(renderer, cv, decode(brush, a), fitting(actor.cfg, tg))
+        canvas[rows] = new
+        out[rows, t * k : (t + 1) * k] = strokes
+    return canvas, out
 
 
 _BEST_KEYS = {"actor": "best_actor", "val_mse": "best_val_mse", "update": "best_update", "source": "best_source"}  # in checkpoints
@@ -404,16 +425,17 @@ def train(
         state = store.load_checkpoint(ckpt_file, brush)
         cfg, tc = AgentConfig.from_json(state["config"]), AgentTraining(**json.loads(state["training"]))
         seed = int(state["seed"])
-    cfg = cfg or AgentConfig()
+    cfg = copy.copy(cfg) if cfg else AgentConfig()  # (the caller's stays as it was)
     cfg.params = brush.n_params
     cfg.roles = agent_roles(brush)
     tc = tc or AgentTraining()
     if tc.reward not in REWARDS:
         raise UsageError(f"--reward {tc.reward}: choose {', '.join(REWARDS)}")
-    if not 0 <= tc.zoom <= 1 or not 0 <= tc.average <= 1 or tc.zoom_depth < 0 or tc.anneal < 0:
+    if not 0 <= tc.zoom <= 1 or not 0 <= tc.average <= 1 or tc.zoom_depth < 0 or tc.anneal < 0 or tc.lookahead < 1:
         raise UsageError(
-            f"--set zoom={tc.zoom} average={tc.average} zoom_depth={tc.zoom_depth} anneal={tc.anneal}: "
-            "zoom is a probability from 0 to 1, average a rate from 0 to 1, zoom_depth and anneal are counts (0 or more)"
+            f"--set zoom={tc.zoom} average={tc.average} zoom_depth={tc.zoom_depth} anneal={tc.anneal} lookahead={tc.lookahead}: "
+            "zoom is a probability from 0 to 1, average a rate from 0 to 1, zoom_depth and anneal are counts (0 or more), "
+            "lookahead a count of actions (1 or more)"
         )
     if renderer.cfg.canvas < cfg.resolution:
         raise UsageError(f"the renderer draws at {renderer.cfg.canvas} px, less than the agent's {cfg.resolution}")

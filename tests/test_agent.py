@@ -50,6 +50,27 @@ def test_actions_paint_through_the_renderer():
     assert a.grad.abs().sum() > 0  # the actor learns through the renderer
 
 
+def test_act_stops_each_target_at_its_own_count_of_actions():
+    """Per-target counts: a target's actions are those it gets painting alone for that many, its
+    later strokes are padding (0.5) and a target given none keeps its canvas; the caller's canvas
+    is not painted on."""
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
+    torch.manual_seed(0)
+    actor = Actor(dataclasses.replace(TINY, params=b.n_params))
+    target, canvas = torch.rand(3, 3, 16, 16), torch.rand(3, 3, 16, 16)
+    given = canvas.clone()
+    painted, strokes = act(actor, rnd, b, target, [2, 1, 0], canvas=canvas)
+    assert torch.equal(canvas, given) and torch.equal(painted[2], given[2])
+    k = TINY.bundle
+    assert strokes.shape == (3, 2 * k, b.n_params)
+    for i, n in ((0, 2), (1, 1)):
+        alone_canvas, alone = act(actor, rnd, b, target[i : i + 1], n, canvas=given[i : i + 1])
+        assert torch.allclose(strokes[i, : n * k], alone[0], atol=1e-5)
+        assert torch.allclose(painted[i], alone_canvas[0], atol=1e-5)
+    assert (strokes[1, k:] == 0.5).all() and (strokes[2] == 0.5).all()
+
+
 def test_fitted_colours_are_the_strokes_returned_and_the_actor_learns_through_them():
     """colours `fit`: the strokes come back in the colours they were painted in, and the geometry
     still gets a gradient (through the renderer and through the colour formula)."""
@@ -236,7 +257,7 @@ def test_anneal_lowers_the_learning_rates_on_a_cosine_to_a_tenth():
 
 
 @pytest.mark.parametrize(
-    "setting", [{"zoom": 1.5}, {"zoom": -0.1}, {"anneal": -1}, {"zoom_depth": -1}, {"average": -1.0}, {"average": 2.0}]
+    "setting", [{"zoom": 1.5}, {"zoom": -0.1}, {"anneal": -1}, {"zoom_depth": -1}, {"average": -1.0}, {"average": 2.0}, {"lookahead": 0}]
 )
 def test_zoom_and_anneal_out_of_range_are_one_line_errors(tmp_path, setting):
     b = get_brush("bezier")
@@ -244,3 +265,32 @@ def test_zoom_and_anneal_out_of_range_are_one_line_errors(tmp_path, setting):
     with pytest.raises(UsageError, match="zoom is a probability"):
         train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(**setting))
     assert not (tmp_path / "a.safetensors").exists()
+
+
+def test_lookahead_objective_is_the_discounted_rewards_then_the_critic():
+    """`lookahead` n: the actor's objective r_0 + gamma r_1 + ... + gamma^n V(s_n), each action the
+    actor's own from the canvas the previous one left; n = 1 is the paper's r + gamma V(s'); the
+    episode's last action has no future."""
+    from strokepaint.train_agent import Learner
+
+    b = get_brush("circle")
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
+    cfg = dataclasses.replace(TINY, params=b.n_params)
+    torch.manual_seed(0)
+    learner = Learner(b, rnd, cfg, AgentTraining(reward="l2", lookahead=2))
+    learner.actor.eval()  # the same actions in both computations (BN statistics fixed)
+    canvas, target = torch.rand(3, 3, 16, 16), torch.rand(3, 3, 16, 16)
+    step = torch.tensor([0, cfg.steps - 2, cfg.steps - 1])
+    g = learner.tc.gamma
+    with torch.no_grad():
+        q = learner.objective(canvas, target, step)
+        s1, _ = paint(rnd, canvas, decode(b, learner.actor(observe(canvas, target, step, cfg.steps))), target)
+        s2, _ = paint(rnd, s1, decode(b, learner.actor(observe(s1, target, step + 1, cfg.steps))), target)
+        r0, r1 = learner.reward(canvas, s1, target, None), learner.reward(s1, s2, target, None)
+        v2 = learner.critic(observe(s2, target, step + 2, cfg.steps))
+        v1 = learner.critic(observe(s1, target, step + 1, cfg.steps))
+        expect = torch.stack([r0[0] + g * r1[0] + g**2 * v2[0], r0[1] + g * r1[1], r0[2]])
+        assert torch.allclose(q, expect, atol=1e-6)
+        learner.tc.lookahead = 1
+        assert torch.allclose(learner.objective(canvas, target, step), r0 + g * v1 * (step + 1 < cfg.steps), atol=1e-6)
+    assert r1.abs().min() > 0  # the second action painted something: the sums above differ
