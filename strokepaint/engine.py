@@ -488,6 +488,16 @@ def run(
     torch.manual_seed(cfg.seed)
     done: list[torch.Tensor] = []
     schedule = cfg.iterations(method, budgets)
+    # the exact alpha maps of the strokes drawn on the working canvas, kept for the colour fit
+    # when the working canvas is the picture (then the fit need not draw them again)
+    kept: list[tuple[int, raster.Blocks]] | None = [] if cfg.fit_colours and (ww, wh) == (width, height) else None
+
+    def lay(s: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        if kept is None or not len(s):
+            return raster.render(brush, s, ww, wh, canvas=canvas)
+        kept.append((len(s), raster.alpha_blocks(brush, s[:, : brush.n_geometry], ww, wh)))
+        return raster.render(brush, s, ww, wh, canvas=canvas, alpha=kept[-1][1])
+
     for pi, (tiles, budget) in enumerate(zip(passes, budgets)):
         if progress:
             progress(f"pass {pi + 1}/{len(passes)}: {len(tiles)} tile{'s' * (len(tiles) > 1)}, {budget} strokes", pi, len(passes))
@@ -505,7 +515,7 @@ def run(
         for idx in phases(tiles, 1 if few and not (schedule[pi] and method == "optimize") else cfg.phases):
             sel = torch.tensor(idx)
             if laid and laid[-1].numel():  # a later phase sees what the earlier ones painted (spilled) on its tiles
-                canvas = raster.render(brush, laid[-1], ww, wh, canvas=canvas)
+                canvas = lay(laid[-1], canvas)
                 cv[sel] = win_w.select(sel).crop(canvas, rp)  # (only its own windows: the others are done)
 
             def report(frac: float, pi=pi, start=painted, k=len(idx), n=len(tiles)) -> None:
@@ -535,14 +545,20 @@ def run(
             painted += len(idx)
         chosen = torch.cat(laid)
         if pi < len(passes) - 1:  # the working canvas feeds the next pass only
-            canvas = raster.render(brush, laid[-1], ww, wh, canvas=canvas)
+            canvas = lay(laid[-1], canvas)
         done.append(chosen)
     strokes = torch.cat(done) if done else torch.zeros(0, brush.n_params)
     alpha = None  # the strokes' exact alpha maps, kept from the colour fit for the final pixels
     if cfg.fit_colours and len(strokes):
         if progress:
             progress("fitting the colours", len(passes), len(passes))
-        alpha = raster.alpha_blocks(brush, strokes[:, : brush.n_geometry], width, height, max_pairs=FIT_MAX_PAIRS)
+        if kept is not None:  # those drawn on the working canvas, and the last phase's
+            if len(laid[-1]):
+                kept.append((len(laid[-1]), raster.alpha_blocks(brush, laid[-1][:, : brush.n_geometry], width, height)))
+            alpha = _joined(kept)
+            alpha = alpha if len(alpha[0]) <= FIT_MAX_PAIRS else None
+        else:
+            alpha = raster.alpha_blocks(brush, strokes[:, : brush.n_geometry], width, height, max_pairs=FIT_MAX_PAIRS)
         if alpha is not None:
             strokes = _stored(fit_colours(brush, strokes, target, cfg.background, alpha))
     if progress:
@@ -550,6 +566,19 @@ def run(
     seconds = time.perf_counter() - start
     kept = None if alpha is None else (strokes.clone(), alpha)
     return Painting(brush, width, height, strokes, cfg.background, [len(d) for d in done], method, seconds, _alpha=kept)
+
+
+def _joined(parts: list[tuple[int, raster.Blocks]]) -> raster.Blocks:
+    """`raster.alpha_blocks` of consecutive runs of (count) strokes -> those of all of them
+    (stroke indices moved past the runs before)."""
+    starts = [0]
+    for n, _ in parts:
+        starts.append(starts[-1] + n)
+    return (
+        torch.cat([b[0] + s for (_, b), s in zip(parts, starts)]),
+        torch.cat([b[1] for _, b in parts]),
+        torch.cat([b[2] for _, b in parts]),
+    )
 
 
 def _overlapping(tiles: list[Tile]) -> bool:

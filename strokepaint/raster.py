@@ -22,6 +22,7 @@ from strokepaint.brush import Brush
 from strokepaint.compose import blank, composite
 from strokepaint.sdf import BAND
 
+Blocks = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # alpha_blocks: (stroke [M], block [M], alpha [M, BLOCK, BLOCK])
 BLOCK = 8
 SPLIT = 4  # cells per side of the next coarser cell, in the coarse-to-fine search for a stroke's blocks
 PAIRS_PER_CHUNK = 16384  # (stroke, block) pairs evaluated per sdf call: bounds peak memory
@@ -158,9 +159,7 @@ def _chunks(sid: torch.Tensor, size: int):
 
 
 @torch.no_grad()
-def alpha_blocks(
-    brush: Brush, g: torch.Tensor, width: int, height: int, block: int = BLOCK, max_pairs: int | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+def alpha_blocks(brush: Brush, g: torch.Tensor, width: int, height: int, block: int = BLOCK, max_pairs: int | None = None) -> Blocks | None:
     """Alpha maps of strokes [N, G] (geometry, stored units) where they can be non-zero:
     (stroke [M], block [M], alpha [M, block, block]) for every (stroke, block) pair, sorted by
     stroke; blocks numbered row by row on the ceil(H / block) x ceil(W / block) grid. None if
@@ -198,7 +197,7 @@ def render(
     background: tuple[float, float, float] = (1.0, 1.0, 1.0),
     block: int = BLOCK,
     canvas: torch.Tensor | None = None,
-    alpha: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    alpha: Blocks | None = None,
 ) -> torch.Tensor:
     """Composite strokes [N, G + 3] (stored units) over a canvas: returns [3, H, W] in [0, 1].
 

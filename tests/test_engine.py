@@ -392,3 +392,19 @@ def test_windows_are_drawn_at_most_at_the_working_canvas_pixels(monkeypatch):
     sizes.clear()
     engine.paint(_picture(5, 5), strokes=10, refine=1, tools=tools)
     assert sizes and all(r == engine.PaintConfig().min_resolution for _, r in sizes)
+
+
+def test_the_colour_fit_uses_the_alpha_maps_drawn_while_painting(monkeypatch):
+    """When the working canvas is the picture, the strokes' exact alpha maps are kept as each
+    phase is drawn on it and joined for the colour fit: the same as drawing them all again."""
+    from strokepaint import raster
+
+    drawn, real = [], raster.alpha_blocks
+    monkeypatch.setattr(raster, "alpha_blocks", lambda brush, g, *a, **kw: drawn.append(len(g)) or real(brush, g, *a, **kw))
+    tools = engine.Tools.load("bezier", "cpu")
+    p = engine.paint(_picture(96, 64), strokes=120, refine=1, tools=tools)
+    monkeypatch.undo()
+    assert len(p.passes) > 1 and len(drawn) > 2 and sum(drawn) == 120  # each stroke drawn once, in runs
+    strokes, (sid, bid, alpha) = p._alpha
+    want = raster.alpha_blocks(tools.brush, strokes[:, : tools.brush.n_geometry], 96, 64)
+    assert torch.equal(sid, want[0]) and torch.equal(bid, want[1]) and torch.equal(alpha, want[2])
