@@ -489,14 +489,25 @@ def run(
     done: list[torch.Tensor] = []
     schedule = cfg.iterations(method, budgets)
     # the exact alpha maps of the strokes drawn on the working canvas, kept for the colour fit
-    # when the working canvas is the picture (then the fit need not draw them again)
+    # when the working canvas is the picture (then the fit need not draw them again); at most
+    # FIT_MAX_PAIRS blocks in all, the fit's own bound (beyond it there is no fit)
     kept: list[tuple[int, raster.Blocks]] | None = [] if cfg.fit_colours and (ww, wh) == (width, height) else None
+    overflow = False
+
+    def keep(s: torch.Tensor) -> raster.Blocks | None:
+        nonlocal kept, overflow
+        if kept is None or not len(s):
+            return None
+        room = FIT_MAX_PAIRS - sum(len(b[0]) for _, b in kept)
+        a = raster.alpha_blocks(brush, s[:, : brush.n_geometry], width, height, max_pairs=room)
+        if a is None:
+            kept, overflow = None, True
+        else:
+            kept.append((len(s), a))
+        return a
 
     def lay(s: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        if kept is None or not len(s):
-            return raster.render(brush, s, ww, wh, canvas=canvas)
-        kept.append((len(s), raster.alpha_blocks(brush, s[:, : brush.n_geometry], ww, wh)))
-        return raster.render(brush, s, ww, wh, canvas=canvas, alpha=kept[-1][1])
+        return raster.render(brush, s, ww, wh, canvas=canvas, alpha=keep(s))
 
     for pi, (tiles, budget) in enumerate(zip(passes, budgets)):
         if progress:
@@ -552,12 +563,10 @@ def run(
     if cfg.fit_colours and len(strokes):
         if progress:
             progress("fitting the colours", len(passes), len(passes))
+        keep(laid[-1])  # (the last phase's: not drawn on the working canvas)
         if kept is not None:  # those drawn on the working canvas, and the last phase's
-            if len(laid[-1]):
-                kept.append((len(laid[-1]), raster.alpha_blocks(brush, laid[-1][:, : brush.n_geometry], width, height)))
             alpha = _joined(kept)
-            alpha = alpha if len(alpha[0]) <= FIT_MAX_PAIRS else None
-        else:
+        elif not overflow:
             alpha = raster.alpha_blocks(brush, strokes[:, : brush.n_geometry], width, height, max_pairs=FIT_MAX_PAIRS)
         if alpha is not None:
             strokes = _stored(fit_colours(brush, strokes, target, cfg.background, alpha))

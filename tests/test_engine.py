@@ -408,3 +408,8 @@ def test_the_colour_fit_uses_the_alpha_maps_drawn_while_painting(monkeypatch):
     strokes, (sid, bid, alpha) = p._alpha
     want = raster.alpha_blocks(tools.brush, strokes[:, : tools.brush.n_geometry], 96, 64)
     assert torch.equal(sid, want[0]) and torch.equal(bid, want[1]) and torch.equal(alpha, want[2])
+    # beyond the fit's bound on blocks, none are kept and there is no fit, as without keeping them
+    monkeypatch.setattr(engine, "FIT_MAX_PAIRS", len(sid) // 2)
+    over = engine.paint(_picture(96, 64), strokes=120, refine=1, tools=tools)
+    plain = engine.paint(_picture(96, 64), strokes=120, refine=1, fit_colours=False, tools=tools)
+    assert over._alpha is None and torch.equal(over.strokes, plain.strokes)
