@@ -491,17 +491,17 @@ def run(
     # the exact alpha maps of the strokes drawn on the working canvas, kept for the colour fit
     # when the working canvas is the picture (then the fit need not draw them again); at most
     # FIT_MAX_PAIRS blocks in all, the fit's own bound (beyond it there is no fit)
-    kept: list[tuple[int, raster.Blocks]] | None = [] if cfg.fit_colours and (ww, wh) == (width, height) else None
-    overflow = False
+    reuse = cfg.fit_colours and (ww, wh) == (width, height)
+    kept: list[tuple[int, raster.Blocks]] | None = [] if reuse else None  # None once over the bound
 
     def keep(s: torch.Tensor) -> raster.Blocks | None:
-        nonlocal kept, overflow
+        nonlocal kept
         if kept is None or not len(s):
             return None
         room = FIT_MAX_PAIRS - sum(len(b[0]) for _, b in kept)
         a = raster.alpha_blocks(brush, s[:, : brush.n_geometry], width, height, max_pairs=room)
         if a is None:
-            kept, overflow = None, True
+            kept = None
         else:
             kept.append((len(s), a))
         return a
@@ -566,7 +566,7 @@ def run(
         keep(laid[-1])  # (the last phase's: not drawn on the working canvas)
         if kept is not None:  # those drawn on the working canvas, and the last phase's
             alpha = _joined(kept)
-        elif not overflow:
+        elif not reuse:
             alpha = raster.alpha_blocks(brush, strokes[:, : brush.n_geometry], width, height, max_pairs=FIT_MAX_PAIRS)
         if alpha is not None:
             strokes = _stored(fit_colours(brush, strokes, target, cfg.background, alpha))
