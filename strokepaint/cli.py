@@ -3,6 +3,7 @@ inside commands, so `strokepaint --help` stays fast."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -292,6 +293,10 @@ def train_agent(
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the agent (default: your strokepaint data folder).")] = None,
     renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to train through (default: the brush's).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint next to --out.")] = False,
+    init: Annotated[
+        Path | None,
+        typer.Option("--init", help="Start the actor from this agent's weights (critic and discriminator start afresh)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     device: DeviceOpt = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
@@ -311,6 +316,10 @@ def train_agent(
         raise UsageError(f"--data {data}: not a folder")
     if minutes is not None and updates is not None:
         raise UsageError("give --minutes or --updates, not both")
+    if init is not None and resume:
+        raise UsageError("give --init or --resume, not both: a resumed run continues from its checkpoint")
+    if init is not None and not init.is_file():
+        raise UsageError(f"--init {init}: no such agent file")
     if minutes is not None and not minutes > 0:
         raise UsageError(f"--minutes {minutes}: must be above 0")
     if updates is not None and updates < 1:
@@ -389,6 +398,7 @@ def train_agent(
                 tc=tc,
                 device=dev,
                 progress=progress,
+                init=init,
             )
         except KeyboardInterrupt:
             if rank0:
@@ -403,8 +413,19 @@ def train_agent(
             f"{'' if meta['actor_source'] == 'actor' else ' (its ' + meta['actor_source'] + ')'}"
             f" (best validation mse {meta['val_mse']}) "
             f"after {meta['updates']} updates, "
-            f"{float(meta['train_seconds']) / 60:.1f} min in all; log {log}, learning curve {curve}"
+            f"{float(meta['train_seconds']) / 60:.1f} min in all{_init_minutes(meta)}; log {log}, learning curve {curve}"
         )
+
+
+def _init_minutes(meta: dict[str, str]) -> str:
+    """`train-agent --init`: the minutes its starting agent had trained, to add to this run's."""
+    if "init" not in meta:
+        return ""
+    init = json.loads(meta["init"])
+    try:
+        return f" (+ {float(init['train_seconds']) / 60:.1f} min of {init['file']}, which it started from)"
+    except (KeyError, ValueError):
+        return f" (started from {init.get('file', 'another agent')})"
 
 
 def _inputs(paths: list[Path]) -> list[Path]:

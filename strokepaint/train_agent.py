@@ -16,6 +16,7 @@ replay   recent transitions (canvas before and after, target, step) as uint8 at 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import random
@@ -70,6 +71,15 @@ class AgentTraining:
     # the actor's objective looks this many actions ahead through the renderer before the critic
     # takes over: r_0 + gamma r_1 + ... + gamma^n V(s_n), every action its own (1: the paper's)
     lookahead: int = 1
+    # imitation of improved actions (ours): the actor's action in each replayed state, improved by
+    # `imitate_steps` of Adam (step `imitate_lr`) on its logits towards a higher r + gamma V(s'), is
+    # a regression target for the actor beside the paper's objective, with this weight (0: off)
+    imitate: float = 0.0
+    imitate_steps: int = 5
+    imitate_lr: float = 0.1
+    # updates at the start of a run from another agent's actor (`train(init=...)`) that train the
+    # fresh critic (and discriminator) only, so the actor does not follow an untrained critic
+    critic_warmup: int = 500
 
 
 def agent_roles(brush: Brush) -> str:
@@ -255,21 +265,43 @@ class Learner:
             return e0 - e1
         return disc(after, target) - disc(before, target)
 
-    def objective(self, canvas: torch.Tensor, target: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    def objective(self, canvas: torch.Tensor, target: torch.Tensor, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What the actor maximises from states [B]: r_0 + gamma r_1 + ... + gamma^n V(s_n), every
         action the actor's own, through the renderer (n = `lookahead`; the paper's n = 1); an
-        episode's end stops the sum."""
+        episode's end stops the sum. Also the actor's first actions [B, k, P]."""
         tc, T = self.tc, self.cfg.steps
         q, now, alive = torch.zeros(len(canvas), device=canvas.device), canvas, torch.ones(len(canvas), device=canvas.device)
+        first = None
         for j in range(tc.lookahead):
-            strokes = decode(self.brush, self.actor(observe(now, target, step + j, T)))
-            new, _ = paint(self.renderer, now, strokes, fitting(self.cfg, target))
+            a = self.actor(observe(now, target, step + j, T))
+            first = a if first is None else first
+            new, _ = paint(self.renderer, now, decode(self.brush, a), fitting(self.cfg, target))
             q = q + tc.gamma**j * alive * self.reward(now, new, target, self.disc_t)
             alive, now = alive * (step + j + 1 < T).float(), new
-        return q + tc.gamma**tc.lookahead * alive * self.critic(observe(now, target, step + tc.lookahead, T))
+        return q + tc.gamma**tc.lookahead * alive * self.critic(observe(now, target, step + tc.lookahead, T)), first
 
-    def update(self, batch, sync=None) -> dict[str, float]:
-        """One gradient step of D (wgan), critic and actor; `sync(modules)` averages gradients (DDP)."""
+    def action_value(self, canvas: torch.Tensor, target: torch.Tensor, step: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """r(s, a) + gamma V(s') [B] of actions a [B, k, P] in states [B], through the renderer."""
+        new, _ = paint(self.renderer, canvas, decode(self.brush, a), fitting(self.cfg, target))
+        alive = (step + 1 < self.cfg.steps).float()
+        value = self.critic(observe(new, target, step + 1, self.cfg.steps))
+        return self.reward(canvas, new, target, self.disc_t) + self.tc.gamma * alive * value
+
+    def improved(self, canvas: torch.Tensor, target: torch.Tensor, step: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The logits of actions a [B, k, P] after `imitate_steps` of Adam towards a higher
+        r + gamma V(s'): what the actor imitates (`imitate`). Critic and D must be frozen."""
+        z = torch.logit(a.detach(), 1e-4).requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=self.tc.imitate_lr)
+        for _ in range(self.tc.imitate_steps):
+            loss = -self.action_value(canvas, target, step, torch.sigmoid(z)).sum()  # every state its own
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return z.detach()
+
+    def update(self, batch, sync=None, train_actor: bool = True) -> dict[str, float]:
+        """One gradient step of D (wgan), critic and (unless not `train_actor`) actor;
+        `sync(modules)` averages gradients (DDP)."""
         canvas, after, target, step = batch
         tc, T = self.tc, self.cfg.steps
         info: dict[str, float] = {}
@@ -292,24 +324,32 @@ class Learner:
         if sync:
             sync([self.critic])
         self.opt_c.step()
-        # actor: through the renderer, maximise r(s, pi(s)) + gamma V(s') (or n actions ahead)
-        self.actor.train()
-        for m in (self.critic, self.disc_t):
-            m.requires_grad_(False)
-        q = self.objective(canvas, target, step)
-        for m in (self.critic, self.disc_t):
-            m.requires_grad_(True)
-        loss_a = -q.mean()
-        self.opt_a.zero_grad(set_to_none=True)
-        loss_a.backward()
-        if sync:
-            sync([self.actor])
-        self.opt_a.step()
+        # actor: through the renderer, maximise r(s, pi(s)) + gamma V(s') (or n actions ahead),
+        # and (`imitate`) move towards its actions improved by a few steps of gradient ascent
+        if train_actor:
+            self.actor.train()
+            for m in (self.critic, self.disc_t):
+                m.requires_grad_(False)
+            q, a = self.objective(canvas, target, step)
+            loss_a = -q.mean()
+            if tc.imitate > 0:
+                goal = self.improved(canvas, target, step, a)
+                imitation = ((torch.logit(a, 1e-4) - goal) ** 2).mean()
+                loss_a = loss_a + tc.imitate * imitation
+                info["imitation"] = float(imitation.detach())
+            for m in (self.critic, self.disc_t):
+                m.requires_grad_(True)
+            self.opt_a.zero_grad(set_to_none=True)
+            loss_a.backward()
+            if sync:
+                sync([self.actor])
+            self.opt_a.step()
+            info["q"] = float(q.detach().mean())
         for t, s in ((self.actor_t, self.actor), (self.critic_t, self.critic), (self.disc_t, self.disc)):
             soft_update(t, s, tc.tau)
         if self.actor_avg is not None:
             soft_update(self.actor_avg, self.actor, tc.average)
-        info.update(critic=float(loss_c.detach()), q=float(q.detach().mean()), reward=float(r.mean()))
+        info.update(critic=float(loss_c.detach()), reward=float(r.mean()))
         return info
 
     def candidates(self) -> dict[str, Actor]:
@@ -404,8 +444,13 @@ def train(
     tc: AgentTraining | None = None,
     device: torch.device | None = None,
     progress=None,
+    init: str | Path | None = None,
 ) -> dict:
     """Train (or resume) an agent for `brush` on photos under `data`; writes the actor to `out`.
+
+    `init`: start the actor (and its copies) from this agent's weights, with its network settings,
+    instead of from scratch; critic and discriminator start afresh and train alone for the first
+    `tc.critic_warmup` updates. The metadata says where the actor came from (`init`).
 
     Budget: `updates` (deterministic for a seed) or `minutes` of this run. Checkpoints (atomic) go
     to `<out>.ckpt` every `tc.checkpoint_minutes`, on Ctrl-C and on SIGTERM (which also write the
@@ -426,6 +471,14 @@ def train(
         cfg, tc = AgentConfig.from_json(state["config"]), AgentTraining(**json.loads(state["training"]))
         seed = int(state["seed"])
     cfg = copy.copy(cfg) if cfg else AgentConfig()  # (the caller's stays as it was)
+    start_actor, init_info = None, json.loads(state["init"]) if state is not None and "init" in state else None
+    if init is not None and state is None:
+        from strokepaint.agent import load as load_agent
+
+        start_actor, init_meta, _ = load_agent(brush, init)
+        keep = {"steps": cfg.steps, "colours": cfg.colours, "tile_steps": -1, "later_step": -1, "auto_steps": AgentConfig.auto_steps}
+        cfg = dataclasses.replace(start_actor.cfg, **keep)  # its networks; this run's episodes (tile settings measured anew)
+        init_info = {"file": Path(init).name} | {k: init_meta[k] for k in ("updates", "train_seconds", "val_mse", "init") if k in init_meta}
     cfg.params = brush.n_params
     cfg.roles = agent_roles(brush)
     tc = tc or AgentTraining()
@@ -437,10 +490,19 @@ def train(
             "zoom is a probability from 0 to 1, average a rate from 0 to 1, zoom_depth and anneal are counts (0 or more), "
             "lookahead a count of actions (1 or more)"
         )
+    if tc.imitate < 0 or tc.imitate_steps < 1 or tc.imitate_lr <= 0 or tc.critic_warmup < 0:
+        raise UsageError(
+            f"--set imitate={tc.imitate} imitate_steps={tc.imitate_steps} imitate_lr={tc.imitate_lr} critic_warmup={tc.critic_warmup}: "
+            "imitate is a weight (0 or more), imitate_steps a count (1 or more), imitate_lr a step size above 0, "
+            "critic_warmup a count (0 or more)"
+        )
     if renderer.cfg.canvas < cfg.resolution:
         raise UsageError(f"the renderer draws at {renderer.cfg.canvas} px, less than the agent's {cfg.resolution}")
     torch.manual_seed(seed)  # identical initial networks on every rank
     learner = Learner(brush, renderer, cfg, tc)
+    if start_actor is not None:
+        for m in learner.candidates().values():
+            m.load_state_dict(start_actor.state_dict())
     done, elapsed, history = 0, 0.0, []
     best: dict = {"val_mse": math.inf, "update": 0, "actor": None, "source": "actor"}  # the best validated actor so far
     if state is not None:
@@ -486,6 +548,7 @@ def train(
                     **(_best_state(best) if best["actor"] else {}),
                     "brush": brush.name,
                     "schema": brush.schema_hash(),
+                    **({"init": json.dumps(init_info)} if init_info else {}),
                     **config_json(cfg, tc),
                 },
             )
@@ -536,7 +599,11 @@ def train(
                 continue
             batch = [x.to(device) for x in replay.sample(tc.batch, gen)]
             learner.anneal(done)
-            info = learner.update(batch, sync=(lambda ms: _all_reduce_grads(ms, world)) if world > 1 else None)
+            info = learner.update(
+                batch,
+                sync=(lambda ms: _all_reduce_grads(ms, world)) if world > 1 else None,
+                train_actor=init_info is None or done >= tc.critic_warmup,
+            )
             done += 1
             if rank == 0 and (done % tc.validate_every == 0 or done - first == updates):
                 info.update(validate())
@@ -583,6 +650,7 @@ def train(
             "actor_update": str(chosen["update"] if chosen else done),
             "actor_source": chosen["source"] if chosen else "actor",
             "history": json.dumps(history),
+            **({"init": json.dumps(init_info)} if init_info else {}),
             **config_json(cfg, tc),
         }
         store.save_weights(out, chosen["actor"] if chosen else learner.actor.state_dict(), meta)

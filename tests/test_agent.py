@@ -283,7 +283,8 @@ def test_lookahead_objective_is_the_discounted_rewards_then_the_critic():
     step = torch.tensor([0, cfg.steps - 2, cfg.steps - 1])
     g = learner.tc.gamma
     with torch.no_grad():
-        q = learner.objective(canvas, target, step)
+        q, a = learner.objective(canvas, target, step)
+        assert torch.equal(a, learner.actor(observe(canvas, target, step, cfg.steps)))  # the first actions
         s1, _ = paint(rnd, canvas, decode(b, learner.actor(observe(canvas, target, step, cfg.steps))), target)
         s2, _ = paint(rnd, s1, decode(b, learner.actor(observe(s1, target, step + 1, cfg.steps))), target)
         r0, r1 = learner.reward(canvas, s1, target, None), learner.reward(s1, s2, target, None)
@@ -292,5 +293,68 @@ def test_lookahead_objective_is_the_discounted_rewards_then_the_critic():
         expect = torch.stack([r0[0] + g * r1[0] + g**2 * v2[0], r0[1] + g * r1[1], r0[2]])
         assert torch.allclose(q, expect, atol=1e-6)
         learner.tc.lookahead = 1
-        assert torch.allclose(learner.objective(canvas, target, step), r0 + g * v1 * (step + 1 < cfg.steps), atol=1e-6)
+        assert torch.allclose(learner.objective(canvas, target, step)[0], r0 + g * v1 * (step + 1 < cfg.steps), atol=1e-6)
     assert r1.abs().min() > 0  # the second action painted something: the sums above differ
+
+
+@pytest.mark.parametrize("setting", [{"imitate": -1.0}, {"imitate_steps": 0}, {"imitate_lr": 0.0}, {"critic_warmup": -1}])
+def test_imitation_settings_out_of_range_are_one_line_errors(tmp_path, setting):
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
+    with pytest.raises(UsageError, match="imitate is a weight"):
+        train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(**setting))
+    assert not (tmp_path / "a.safetensors").exists()
+
+
+def test_improved_actions_score_higher_and_the_actor_learns_towards_them():
+    """`imitate`: a few Adam steps on the actions' logits raise r + gamma V(s'); an update with
+    imitation reports how far the actor's logits were from them and changes the actor."""
+    from strokepaint.train_agent import Learner
+
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
+    torch.manual_seed(0)
+    learner = Learner(b, rnd, TINY, AgentTraining(reward="l2", imitate=1.0, imitate_steps=5))
+    canvas, target, step = torch.rand(4, 3, 16, 16), torch.rand(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
+    learner.actor.eval()
+    with torch.no_grad():
+        a = learner.actor(observe(canvas, target, step, TINY.steps))
+    for m in (learner.critic, learner.disc_t):
+        m.requires_grad_(False)
+    goal = learner.improved(canvas, target, step, a)
+    with torch.no_grad():
+        before = learner.action_value(canvas, target, step, a)
+        after = learner.action_value(canvas, target, step, torch.sigmoid(goal))
+    assert after.sum() > before.sum() and not torch.equal(goal, torch.logit(a, 1e-4))
+    for m in (learner.critic, learner.disc_t):
+        m.requires_grad_(True)
+    old = [p.detach().clone() for p in learner.actor.parameters()]
+    info = learner.update((canvas, canvas, target, step))
+    assert info["imitation"] > 0 and math.isfinite(info["q"])
+    assert any(not torch.equal(p, q) for p, q in zip(learner.actor.parameters(), old))
+
+
+def test_a_run_from_another_agent_starts_from_its_actor_and_first_trains_the_critic_alone(tmp_path):
+    """`init`: the actor (and its copies) start as the given agent, with its network settings;
+    for `critic_warmup` updates only the critic and D learn; the metadata says where it started."""
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
+    photos = _photos(tmp_path / "photos")
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=2)
+    first = tmp_path / "first.agent.safetensors"
+    train(b, rnd, photos, first, updates=2, cfg=TINY, tc=tc)
+    start, _ = store.load_weights(first, "agent")
+    wider = dataclasses.replace(TINY, width=8)  # the caller's networks; the agent's win
+    out = tmp_path / "second.agent.safetensors"
+    meta = train(b, rnd, photos, out, updates=3, cfg=wider, tc=dataclasses.replace(tc, critic_warmup=3), init=first)
+    tensors, _ = store.load_weights(out, "agent")
+    assert json.loads(meta["config"])["width"] == TINY.width
+    assert tensors.keys() == start.keys() and all(torch.equal(tensors[k], start[k]) for k in start)  # the actor waited
+    init = json.loads(meta["init"])
+    assert init["file"] == first.name and init["updates"] == "2"
+    ckpt = store.load_checkpoint(store.checkpoint_path(out), b)
+    assert json.loads(ckpt["init"])["file"] == first.name  # a resumed run still knows
+    meta = train(b, rnd, photos, out, updates=2, resume=True)  # past the warm-up: now the actor learns
+    ckpt = store.load_checkpoint(store.checkpoint_path(out), b)
+    assert any(not torch.equal(ckpt["learner"]["actor"][k], start[k]) for k in start)
+    assert json.loads(meta["init"])["file"] == first.name

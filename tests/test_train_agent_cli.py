@@ -73,13 +73,17 @@ def test_torchrun_two_processes_agree(tmp_path, photos):
         (["--data", "PHOTOS", "--set", "colours=paint"], "colours='paint'"),
         (["--data", "PHOTOS", "--set", "batch=100000"], "too large for memory"),
         (["--data", "PHOTOS", "--renderer", "OTHER"], "brush"),
+        (["--data", "PHOTOS", "--init", "/nonexistent.agent.safetensors"], "no such agent file"),
+        (["--data", "PHOTOS", "--init", "OTHER_AGENT"], "brush"),
+        (["--data", "PHOTOS", "--init", "OTHER_AGENT", "--resume"], "not both"),
     ],
 )
 def test_bad_input_is_one_line(cli, tmp_path, photos, args, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "x.png").write_text("not an image")
     other = store.find("line", "renderer")[0]  # a renderer trained for another brush
-    subst = {"EMPTY": str(tmp_path / "empty"), "PHOTOS": str(photos), "OTHER": str(other)}
+    other_agent = store.find("line", "agent")[0]
+    subst = {"EMPTY": str(tmp_path / "empty"), "PHOTOS": str(photos), "OTHER": str(other), "OTHER_AGENT": str(other_agent)}
     out = tmp_path / "x.agent.safetensors"
     r = cli("train-agent", "--brush", "circle", "--updates", "1", "--out", str(out), *[subst.get(a, a) for a in args])
     assert r.returncode == 2, r.stderr
