@@ -8,7 +8,9 @@ reward   r(s, s') = D(s', target) - D(s, target) with D a WGAN-GP critic of (can
          pairs (real: (target, target)); `l2` instead: the drop in squared error; `log`: the
          drop in its logarithm (rewards sum to log(e_0 / e_T): every step's relative gain counts)
 critic   V(s) regressed on r + gamma * V_target(s')            (gamma = 0.95 ** k)
-actor    maximises r(s, pi(s)) + gamma * V(trans(s, pi(s))) *through the renderer*
+actor    maximises r(s, pi(s)) + gamma * V(trans(s, pi(s))) *through the renderer*; optionally
+         (`imitate`, not the default: README) also regresses on its actions improved by a few
+         gradient steps; from scratch or from another agent's actor (`train(init=...)`)
 targets  soft copies (tau) of actor, critic and discriminator; rewards use the copy of D
 replay   recent transitions (canvas before and after, target, step) as uint8 at R x R
 """
