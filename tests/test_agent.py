@@ -256,13 +256,20 @@ def test_anneal_lowers_the_learning_rates_on_a_cosine_to_a_tenth():
     assert seen[2] == pytest.approx((1e-4, 2e-4)) and seen[3] == seen[2]
 
 
+_RANGE = "zoom is a probability"
+_IMITATE = "imitate is a weight"
+
+
 @pytest.mark.parametrize(
-    "setting", [{"zoom": 1.5}, {"zoom": -0.1}, {"anneal": -1}, {"zoom_depth": -1}, {"average": -1.0}, {"average": 2.0}, {"lookahead": 0}]
+    "setting, message",
+    [({"zoom": 1.5}, _RANGE), ({"zoom": -0.1}, _RANGE), ({"anneal": -1}, _RANGE), ({"zoom_depth": -1}, _RANGE)]
+    + [({"average": -1.0}, _RANGE), ({"average": 2.0}, _RANGE), ({"lookahead": 0}, _RANGE)]
+    + [({"imitate": -1.0}, _IMITATE), ({"imitate_steps": 0}, _IMITATE), ({"imitate_lr": 0.0}, _IMITATE), ({"critic_warmup": -1}, _IMITATE)],
 )
-def test_zoom_and_anneal_out_of_range_are_one_line_errors(tmp_path, setting):
+def test_training_settings_out_of_range_are_one_line_errors(tmp_path, setting, message):
     b = get_brush("bezier")
     rnd = NeuralRenderer(b, TINY_RENDERER).eval()
-    with pytest.raises(UsageError, match="zoom is a probability"):
+    with pytest.raises(UsageError, match=message):
         train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(**setting))
     assert not (tmp_path / "a.safetensors").exists()
 
@@ -295,15 +302,6 @@ def test_lookahead_objective_is_the_discounted_rewards_then_the_critic():
         learner.tc.lookahead = 1
         assert torch.allclose(learner.objective(canvas, target, step)[0], r0 + g * v1 * (step + 1 < cfg.steps), atol=1e-6)
     assert r1.abs().min() > 0  # the second action painted something: the sums above differ
-
-
-@pytest.mark.parametrize("setting", [{"imitate": -1.0}, {"imitate_steps": 0}, {"imitate_lr": 0.0}, {"critic_warmup": -1}])
-def test_imitation_settings_out_of_range_are_one_line_errors(tmp_path, setting):
-    b = get_brush("bezier")
-    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
-    with pytest.raises(UsageError, match="imitate is a weight"):
-        train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(**setting))
-    assert not (tmp_path / "a.safetensors").exists()
 
 
 def test_improved_actions_score_higher_and_the_actor_learns_towards_them():
