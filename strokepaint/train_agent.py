@@ -481,6 +481,7 @@ def train(
         keep = {"steps": cfg.steps, "colours": cfg.colours, "tile_steps": -1, "later_step": -1, "auto_steps": AgentConfig.auto_steps}
         cfg = dataclasses.replace(start_actor.cfg, **keep)  # its networks; this run's episodes (tile settings measured anew)
         init_info = {"file": Path(init).name} | {k: init_meta[k] for k in ("updates", "train_seconds", "val_mse", "init") if k in init_meta}
+    origin = {"init": json.dumps(init_info)} if init_info else {}  # in the checkpoint and the metadata
     cfg.params = brush.n_params
     cfg.roles = agent_roles(brush)
     tc = tc or AgentTraining()
@@ -550,7 +551,7 @@ def train(
                     **(_best_state(best) if best["actor"] else {}),
                     "brush": brush.name,
                     "schema": brush.schema_hash(),
-                    **({"init": json.dumps(init_info)} if init_info else {}),
+                    **origin,
                     **config_json(cfg, tc),
                 },
             )
@@ -652,7 +653,7 @@ def train(
             "actor_update": str(chosen["update"] if chosen else done),
             "actor_source": chosen["source"] if chosen else "actor",
             "history": json.dumps(history),
-            **({"init": json.dumps(init_info)} if init_info else {}),
+            **origin,
             **config_json(cfg, tc),
         }
         store.save_weights(out, chosen["actor"] if chosen else learner.actor.state_dict(), meta)
