@@ -1,11 +1,13 @@
 """The final colour fit (engine.fit_colours) on real paintings: seconds, added memory, MSE gained.
 
-    python benchmarks/colour_fit.py --image data/dev/chelsea.png --side 140 --strokes 2000 [--threads 2]
+    python benchmarks/colour_fit.py --image data/dev/chelsea.png --side 140 --strokes 2000 [--threads 2] [--dense N]
 
 The picture is resized (shorter side) and centre-cropped to --side x --side px, painted
 with the shipped agent's strokes without the fit (`PaintConfig(fit_colours=False)`, refinement
 as the engine's default), then fitted once, timed. Prints the fit's seconds, the process's peak
 memory before and after it (ru_maxrss, MB), and the exact painting's MSE before and after.
+--dense N: solve directly (Cholesky) up to N strokes, by conjugate gradients beyond (default:
+the engine's `FIT_DENSE`).
 Runs against any checkout that has `engine.fit_colours(brush, strokes, target, background)`.
 """
 
@@ -29,11 +31,15 @@ def main() -> None:
     ap.add_argument("--side", type=int, required=True, help="px of the square painted")
     ap.add_argument("--strokes", type=int, required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dense", type=int, help="strokes up to which the fit solves directly (default: the engine's)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    from strokepaint import images, raster
+    from strokepaint import engine, images, raster
     from strokepaint.engine import PaintConfig, Tools, fit_colours, run
     from strokepaint.errors import UsageError
+
+    if a.dense is not None:
+        engine.FIT_DENSE = a.dense
 
     try:
         tools = Tools.load("bezier", "cpu")

@@ -58,11 +58,12 @@ class _Composite(torch.autograd.Function):
         g = g.reshape(b, 3, h, w)
         keep = uncovered(a, 1)  # [B, N + 1, H, W]
         shown = keep[:, 1:]
-        d_color = torch.bmm((shown * a).view(b, n, h * w), g.view(b, 3, h * w).transpose(1, 2))  # [B, N, 3]
-        g_before = before[:, :, 0] * g[:, None, 0]  # sum_rgb g C_{i-1}, [B, N, H, W]
+        work = shown * a  # [B, N, H, W], reused below: big maps are written in place, not allocated
+        d_color = torch.bmm(work.view(b, n, h * w), g.view(b, 3, h * w).transpose(1, 2))  # [B, N, 3]
+        g_before = torch.mul(before[:, :, 0], g[:, None, 0], out=work)  # sum_rgb g C_{i-1}
         g_before.addcmul_(before[:, :, 1], g[:, None, 1]).addcmul_(before[:, :, 2], g[:, None, 2])
-        g_color = torch.bmm(c, g.view(b, 3, h * w)).view(b, n, h, w)  # sum_rgb g c_i
-        d_alpha = shown * (g_color - g_before)
+        d_alpha = torch.bmm(c, g.view(b, 3, h * w)).view(b, n, h, w)  # sum_rgb g c_i ...
+        d_alpha.sub_(g_before).mul_(shown)  # ... - g_before, times what shows
         d_canvas = g * keep[:, :1]
         if d_canvas.shape != canvas_shape:  # the canvas was broadcast over the batch
             d_canvas = d_canvas.view(*alpha_shape[:-3], 3, h, w).sum_to_size(canvas_shape)
@@ -96,9 +97,14 @@ def uncovered(alpha: torch.Tensor, dim: int = 0) -> torch.Tensor:
     a = alpha.movedim(dim, 0)
     keep = torch.empty(len(a) + 1, *a.shape[1:], dtype=a.dtype, device=a.device)
     keep[-1] = 1
-    clear = 1 - a
+    # 1 - a: at once for small rows; for big ones a row at a time, which saves allocating a copy
+    # of alpha ([104, 20, 80, 80]: 97 -> 58 ms; [1, 65, 80, 80]: 2.0 ms at once, 2.6 by rows)
+    by_row = len(a) > 0 and a[0].numel() >= 32768
+    clear = torch.empty_like(a[0]) if by_row else 1 - a
     for i in range(len(a) - 1, -1, -1):  # row products: 5x faster than cumprod over flipped copies
-        torch.mul(keep[i + 1], clear[i], out=keep[i])
+        if by_row:
+            torch.mul(a[i], -1, out=clear).add_(1)
+        torch.mul(keep[i + 1], clear if by_row else clear[i], out=keep[i])
     return keep.movedim(0, dim)
 
 

@@ -7,7 +7,7 @@ import torch
 from conftest import random_strokes
 
 from strokepaint import sdf
-from strokepaint.compose import best_colours, blank, composite
+from strokepaint.compose import best_colours, blank, composite, uncovered
 from strokepaint.plugins import get_brush, registry
 from strokepaint.raster import coverage, rasterize, render
 
@@ -226,6 +226,16 @@ def test_composite_gradient_is_exact(lead):
         assert torch.allclose(a, b, atol=1e-12)
     shared = canvas[(0,) * len(lead)].detach().requires_grad_(True) if lead else canvas  # one canvas for a batch
     assert torch.autograd.gradcheck(composite, (shared, alpha, color))
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (2, 3, 200, 200)])  # 1 - alpha at once / by rows (big rows)
+def test_uncovered_is_the_product_of_what_later_strokes_leave(shape):
+    alpha = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    keep = uncovered(alpha, 1)
+    ref = torch.ones(shape[0], shape[1] + 1, *shape[2:])
+    for i in range(shape[1] - 1, -1, -1):
+        ref[:, i] = ref[:, i + 1] * (1 - alpha[:, i])
+    assert torch.equal(keep, ref)
 
 
 def test_best_colours_leave_no_gain_in_colour():
