@@ -3,7 +3,6 @@ inside commands, so `strokepaint --help` stays fast."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -418,14 +417,16 @@ def train_agent(
 
 
 def _init_minutes(meta: dict[str, str]) -> str:
-    """`train-agent --init`: the minutes its starting agent had trained, to add to this run's."""
+    """`train-agent --init`: the minutes its starting agents had trained, to add to this run's."""
+    from strokepaint.train_agent import init_chain
+
     if "init" not in meta:
         return ""
-    init = json.loads(meta["init"])
-    try:
-        return f" (+ {float(init['train_seconds']) / 60:.1f} min of {init['file']}, which it started from)"
-    except (KeyError, ValueError):
-        return f" (started from {init.get('file', 'another agent')})"
+    files, seconds = init_chain(meta)
+    if not files:
+        return " (started from another agent)"
+    which = "the agent it started from" if len(files) == 1 else "the agents it started from"
+    return f" (+ {seconds / 60:.1f} min of {which}: {' <- '.join(files)})"
 
 
 def _inputs(paths: list[Path]) -> list[Path]:

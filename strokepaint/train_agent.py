@@ -668,6 +668,22 @@ def train(
 
 
 # ---- what a run leaves behind --------------------------------------------------------------------
+def init_chain(meta: dict[str, str]) -> tuple[list[str], float]:
+    """The agents an agent was started from (`--init`), nearest first, and their training seconds
+    summed: each one's metadata holds the `init` of the one before it (as a JSON string)."""
+    files: list[str] = []
+    seconds, text = 0.0, meta.get("init")
+    while text and len(files) < 100:  # (a bound: the metadata may come from anyone)
+        try:
+            info = json.loads(text)
+            seconds += float(info["train_seconds"])
+        except (TypeError, ValueError, KeyError):
+            break
+        files.append(str(info.get("file", "another agent")))
+        text = info.get("init")
+    return files, seconds
+
+
 def write_log(out: Path, meta: dict[str, str]) -> tuple[Path, Path]:
     """`<out>.log.jsonl` (one validation point per line) and `<out>.curve.png` (val MSE vs minutes)."""
     from strokepaint.fsutil import atomic_write

@@ -15,7 +15,7 @@ from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe
 from strokepaint.errors import UsageError
 from strokepaint.plugins import get_brush
 from strokepaint.renderer import NeuralRenderer, RendererConfig
-from strokepaint.train_agent import VAL_SEED, AgentTraining, Targets, act, decode, paint, train
+from strokepaint.train_agent import VAL_SEED, AgentTraining, Targets, act, decode, init_chain, paint, train
 
 TINY = AgentConfig(resolution=16, width=4, stages=2, steps=4)
 TINY_RENDERER = RendererConfig(frame=8, channels=(8, 4), hidden=16)
@@ -356,3 +356,10 @@ def test_a_run_from_another_agent_starts_from_its_actor_and_first_trains_the_cri
     ckpt = store.load_checkpoint(store.checkpoint_path(out), b)
     assert any(not torch.equal(ckpt["learner"]["actor"][k], start[k]) for k in start)
     assert json.loads(meta["init"])["file"] == first.name
+    third = tmp_path / "third.agent.safetensors"  # a chain: its training time adds up over both
+    meta3 = train(b, rnd, photos, third, updates=1, tc=tc, init=out)
+    first_meta, second_meta = store.load_weights(first, "agent")[1], store.load_weights(out, "agent")[1]
+    files, seconds = init_chain(meta3)
+    assert files == [out.name, first.name]
+    assert seconds == pytest.approx(float(first_meta["train_seconds"]) + float(second_meta["train_seconds"]))
+    assert init_chain({"init": "{not json"}) == ([], 0.0) and init_chain({}) == ([], 0.0)
