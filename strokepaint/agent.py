@@ -37,7 +37,7 @@ class AgentConfig:
     roles: str = ""  # one letter per number: x, y or . (set from the brush; x/y are anchored)
     # a stroke's colour: `fit` the colour that brings the canvas closest to the target where the
     # stroke lands (compose.best_colours), the actor's own colour only where it barely shows;
-    # `actor` the actor's (the paper). README: fit is better for every shipped agent, trained either way
+    # `actor` the actor's (the paper). docs/agent.md: fit is better for every shipped agent, trained either way
     colours: str = "fit"
     # how the engine uses the agent on a picture (patch-wise, coarse to fine; measured after training
     # by benchmarks/agent_tiles.py); -1: 1/8 of the episode (agents saved before these existed too)
@@ -45,7 +45,7 @@ class AgentConfig:
     later_step: int = -1  # the step index a later (finer) pass starts at: its canvas is partly painted
     # `--method auto` paints with this agent (then refines) when the refinement can give each stroke
     # fewer steps than this and its finest tiles are over R/4 px; 0: on every picture it may paint
-    # (engine.choose_method; measured per agent against `optimize`, README: how a picture is painted)
+    # (engine.choose_method; measured per agent against `optimize`, docs/engine.md: how a picture is painted, step 3)
     auto_steps: int = 30
 
     def __post_init__(self) -> None:

@@ -16,7 +16,7 @@ def composite(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) ->
     color:  [..., N, 3]      returns the new canvas [..., 3, H, W]
 
     Differentiable; the gradient is computed in closed form (`_Composite`), not by autograd
-    through N steps (with the renderer's fast path, a refinement step is 5-15 % faster: README).
+    through N steps (with the renderer's fast path, a refinement step is 5-15 % faster: docs/engine.md, speed-ups).
     """
     if torch.is_grad_enabled() and (canvas.requires_grad or alpha.requires_grad or color.requires_grad):
         return _Composite.apply(canvas, alpha, color)
@@ -98,7 +98,7 @@ def uncovered(alpha: torch.Tensor, dim: int = 0) -> torch.Tensor:
     keep = torch.empty(len(a) + 1, *a.shape[1:], dtype=a.dtype, device=a.device)
     keep[-1] = 1
     # 1 - a at once for small rows; for big ones a row at a time into one buffer, which saves
-    # allocating a copy of alpha ([104, 20, 80, 80]: 55 -> 32 ms; README, speed-ups)
+    # allocating a copy of alpha ([104, 20, 80, 80]: 55 -> 32 ms; docs/engine.md, speed-ups)
     big = len(a) > 0 and a[0].numel() >= 32768
     clear, row = (None, torch.empty_like(a[0])) if big else (1 - a, None)
     for i in range(len(a) - 1, -1, -1):  # row products: 5x faster than cumprod over flipped copies

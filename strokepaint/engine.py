@@ -51,7 +51,7 @@ PHASES_MIN_TILES = 16  # a pass of the agent's strokes (refined or not) is paint
 FIT_MAX_PAIRS = 2_000_000  # colours are fitted at the end if the strokes reach at most this many 8x8 blocks (alpha maps: 256 bytes each)
 FIT_MAX_ENTRIES = 16_000_000  # ... and their products within the squares (sum of strokes^2 per square) are at most this many (~0.4 GB)
 # strokes up to which the fit's equations are solved directly (Cholesky, N x N doubles), beyond by
-# conjugate gradients (README, speed-ups: 4,000 strokes on 851x851, the same MSE, the fit
+# conjugate gradients (docs/engine.md, speed-ups: 4,000 strokes on 851x851, the same MSE, the fit
 # 1.93 -> 1.72 s and its added memory 130 -> 2 MB against 6,000)
 FIT_DENSE = 2000
 FIT_BLOCK = 32  # px: the colour fit sums its normal equations over squares of this side (a multiple of raster.BLOCK)
@@ -74,13 +74,13 @@ class PaintConfig:
     agent_step_budget: int = 12_000  # the same from the agent's strokes: they need fewer, and the agent takes time too
     # px of a tile's window in the neural renderer: a window of fewer working-canvas px is drawn at
     # its own size (no finer than the picture it is compared with), but at least `min_resolution`
-    # (README, step 2: 128 px, 1,000 strokes, MSE -9 % in 20 % less time against always 80)
+    # (docs/engine.md, step 2: 128 px, 1,000 strokes, MSE -9 % in 20 % less time against always 80)
     resolution: int = 80
     min_resolution: int = 16
     margin: float = 0.125  # window = tile grown by this fraction of its side on every side
     lr: float = 0.1  # Adam on the strokes' logits
     grid: int = 0  # tiles of the finest pass along the shorter side; 0: from the size and budget
-    # a pass's tiles in 1, 2 or 4 phases, each seeing the earlier ones' strokes (README, step 2: 4
+    # a pass's tiles in 1, 2 or 4 phases, each seeing the earlier ones' strokes (docs/engine.md, step 2: 4
     # phases instead of 1, 1280x851 photo 4,000 strokes MSE -15 %, dev + 8 photos 200 strokes -6 %)
     phases: int = 4
     fit_colours: bool = True  # finally, the best colours for the exact rasterizer
@@ -524,7 +524,7 @@ def run(
         counts = share(budget, errors, cap=-(-3 * budget // len(tiles)))  # at most 3x the mean: batches stay dense
         laid, painted = [], 0  # strokes of each phase; tiles painted in the earlier phases
         # phases pay where `optimize`'s strokes are refined over their windows; the agent's strokes,
-        # refined or not, gain from them only on passes of many tiles or of tiles that overlap (README, step 2)
+        # refined or not, gain from them only on passes of many tiles or of tiles that overlap (docs/engine.md, step 2)
         few = len(tiles) <= PHASES_MIN_TILES and not _overlapping(tiles)
         for idx in phases(tiles, 1 if few and not (schedule[pi] and method == "optimize") else cfg.phases):
             sel = torch.tensor(idx)
@@ -623,7 +623,7 @@ def _paint_tiles(
     if m == 0:
         return torch.zeros(0, brush.n_params)
     units = Units(brush, win, width, height)
-    if method == "agent":  # a later pass's tiles start early in the agent's episode (README: the painting agent)
+    if method == "agent":  # a later pass's tiles start early in the agent's episode (docs/agent.md: how the agent paints a picture)
         s = agent_strokes(actor, renderer, brush, tgt, cv, counts, cfg.margin, first_step=first_step)
     else:
         s = seed_strokes(brush, tgt, cv, inside, m, counts, gen)
@@ -663,7 +663,7 @@ def _paint_tiles(
 def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> tuple[list[list[Tile]], list[int]]:
     """The passes and their strokes, for the agent's strokes (`actor`) or the optimisation's (None).
     The agent's finest tiles get `tile_steps` of its actions: it paints small tiles best, and how
-    small is measured per agent (benchmarks/agent_tiles.py; README: the painting agent)."""
+    small is measured per agent (benchmarks/agent_tiles.py; docs/agent.md: how the agent paints a picture)."""
     if actor is None:
         return plan(width, height, cfg.strokes, 1, cfg.grid, 100)
     bundle = actor.cfg.bundle if cfg.strokes >= actor.cfg.bundle else 1
@@ -671,7 +671,7 @@ def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> 
 
 
 def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> str:
-    """`auto`: as the agent's `auto_steps` says, measured per agent against `optimize` (README, step 3);
+    """`auto`: as the agent's `auto_steps` says, measured per agent against `optimize` (docs/engine.md, step 3);
     `optimize` without an agent. 0: the agent's strokes, always (the shipped bezier and circle
     agents: better at 10 to 2,000 strokes on 128 px and at 400 to 20,000 from 512 px to 12 MP, faster
     up to a few thousand strokes). N: the agent's only on pictures up to AUTO_PIXELS (measured at
@@ -709,7 +709,7 @@ def fit_colours(brush: Brush, strokes: torch.Tensor, target: torch.Tensor, backg
     if alpha is None:
         alpha = raster.alpha_blocks(brush, strokes[:, :g], w, h)
     sums = _normal_equations(n, alpha, target, background)
-    if sums is None:  # no stroke on the picture, or too many overlaps to sum (README, step 6)
+    if sums is None:  # no stroke on the picture, or too many overlaps to sum (docs/engine.md, step 6)
         return strokes
     gram, rhs = sums
     old = strokes[:, g:].double()  # [N, 3]
@@ -750,7 +750,7 @@ def _normal_equations(n: int, alpha, target: torch.Tensor, background) -> tuple[
     only the strokes that reach it (in painting order, so what later strokes leave of each is a
     product along the square's own list); squares with similar counts are batched (a batch pads to
     its largest). Memory and time grow with the strokes' overlaps, not with strokes x pixels
-    (README: how a picture is painted, step 6).
+    (docs/engine.md: how a picture is painted, step 6).
     """
     sid, bid, alpha = alpha
     _, h, w = target.shape

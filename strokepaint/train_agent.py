@@ -9,7 +9,7 @@ reward   r(s, s') = D(s', target) - D(s, target) with D a WGAN-GP critic of (can
          drop in its logarithm (rewards sum to log(e_0 / e_T): every step's relative gain counts)
 critic   V(s) regressed on r + gamma * V_target(s')            (gamma = 0.95 ** k)
 actor    maximises r(s, pi(s)) + gamma * V(trans(s, pi(s))) *through the renderer*; optionally
-         (`imitate`, not the default: README) also regresses on its actions improved by a few
+         (`imitate`, not the default: docs/agent.md) also regresses on its actions improved by a few
          gradient steps; from scratch or from another agent's actor (`train(init=...)`)
 targets  soft copies (tau) of actor, critic and discriminator; rewards use the copy of D
 replay   recent transitions (canvas before and after, target, step) as uint8 at R x R
@@ -43,7 +43,7 @@ ZOOM_MIN_SIDE = 24  # photo px: no zoom into a smaller tile (the engine's finest
 @dataclass
 class AgentTraining:
     envs: int = 32  # paintings in progress at once
-    batch: int = 32  # transitions per update (the shipped bezier agent's settings, README)
+    batch: int = 32  # transitions per update (the shipped bezier agent's settings, docs/agent.md)
     replay: int = 20_000  # transitions kept
     warmup: int = 400  # env steps of the untrained actor before learning starts
     gamma: float = 0.95**5  # discount per action (paper: 0.95 per stroke, k = 5)
