@@ -1,13 +1,16 @@
 """Make README's pictures (docs/): the dev split painted (contact sheet), a photo before/after with
 a strip of the painting process, and (if given) an agent's learning curve.
 
-    python benchmarks/gallery.py --dev data/dev --photo PHOTO [--strokes 200] [--big-strokes 1500] [--curve AGENT.curve.png]
+    python benchmarks/gallery.py --dev data/dev --photo PHOTO [--strokes 200] [--big-strokes 1500] [--curve LOG.jsonl ...]
+
+--curve: train-agent's logs (`<out>.log.jsonl`) of one agent's runs in order (a run with --init
+after the run it started from), drawn as one curve over the minutes of all of them.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -49,6 +52,19 @@ def before_after(photo: Path, strokes: int, method: str, frames: int = 6) -> tup
     return pair, strip
 
 
+def joined_curve(logs: list[Path]) -> bytes:
+    """Validation MSE against training minutes over several runs of one agent, each run's
+    minutes after the one before's."""
+    from strokepaint.train_agent import learning_curve
+
+    points: list[tuple[float, float]] = []
+    for log in logs:
+        start = points[-1][0] if points else 0.0
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        points += [(start + r["seconds"] / 60, r["val_mse"]) for r in rows if "val_mse" in r and (r["seconds"] > 0 or not points)]
+    return learning_curve(points, f"validation MSE (log scale) against training minutes, {len(logs)} run(s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, required=True)
@@ -56,7 +72,7 @@ def main() -> None:
     ap.add_argument("--strokes", type=int, default=200)
     ap.add_argument("--big-strokes", type=int, default=1500)
     ap.add_argument("--method", default="auto", help="as paint's --method (default: auto, what paint does)")
-    ap.add_argument("--curve", type=Path)
+    ap.add_argument("--curve", type=Path, nargs="+", help="train-agent logs (.log.jsonl), first run first")
     ap.add_argument("--threads", type=int)
     a = ap.parse_args()
     if a.threads:
@@ -69,7 +85,7 @@ def main() -> None:
     pair.save(DOCS / "before_after.jpg", quality=88)
     strip.save(DOCS / "process_strip.jpg", quality=88)
     if a.curve:
-        shutil.copyfile(a.curve, DOCS / "agent_learning_curve.png")
+        (DOCS / "agent_learning_curve.png").write_bytes(joined_curve(a.curve))
     print(f"wrote {DOCS}")
 
 
