@@ -91,7 +91,9 @@ def main() -> None:
             "optimize": round(totals["optimize"][0] / n, 6),
         }
         steps = record(a.agent, point)
-        print(f"wrote the point into {a.agent}; its auto_steps is now {steps}")
+        tools.actor.cfg.auto_steps = steps
+        now = choose_method(PaintConfig(strokes=a.strokes), tools.actor, w, h)
+        print(f"wrote the point into {a.agent}; its auto_steps is now {steps} (auto now chooses: {now})")
 
 
 def record(path: Path, point: dict) -> int:
