@@ -672,13 +672,14 @@ def plan_for(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> 
 
 def choose_method(cfg: PaintConfig, actor: Actor | None, width: int, height: int) -> str:
     """`auto`: as the agent's `auto_steps` says, measured per agent against `optimize` (docs/engine.md, step 3);
-    `optimize` without an agent. 0: the agent's strokes, always (the shipped bezier and circle
-    agents: better at 10 to 2,000 strokes on 128 px and at 400 to 20,000 from 512 px to 12 MP, faster
-    up to a few thousand strokes). N: the agent's only on pictures up to AUTO_PIXELS (measured at
-    3 MP, with an earlier agent and no colour fit at that size: its broad strokes cost more to draw
-    than they gained), when the refinement can give each stroke fewer than N steps and its finest
-    tiles are more than a quarter of its resolution of the picture (16 px: the engine's floor,
-    where 128-px pictures end); the line and triangle agents, 30."""
+    `optimize` without an agent. 0: the agent's strokes, always (the shipped bezier, circle and
+    triangle agents: better wherever measured, 10 to 2,000 strokes on 128 px and 400 to 20,000 from
+    512 px to 12 MP, faster up to a few thousand strokes; benchmarks/auto_method.py --write).
+    N: the agent's only on pictures up to AUTO_PIXELS (measured at 3 MP, with an earlier agent and
+    no colour fit at that size: its broad strokes cost more to draw than they gained), when the
+    refinement can give each stroke fewer than N steps and its finest tiles are more than a quarter
+    of its resolution of the picture (16 px: the engine's floor, where 128-px pictures end); the
+    line agent, 30."""
     if cfg.method != "auto":
         return cfg.method
     if actor is None:
