@@ -106,7 +106,7 @@ def record(path: Path, point: dict) -> int:
         points = json.loads(meta.get("auto_measured", "[]"))
     except ValueError:
         points = []
-    points = points if isinstance(points, list) else [points]  # (earlier agents: one note)
+    points = [p for p in (points if isinstance(points, list) else [points]) if isinstance(p, dict)]  # (earlier agents: one note)
     points = [p for p in points if not (p.get("side") == point["side"] and p.get("strokes") == point["strokes"])] + [point]
     measured = [p for p in points if "agent" in p and "optimize" in p]
     steps = 0 if all(p["agent"] < p["optimize"] for p in measured) else AgentConfig.auto_steps
