@@ -39,7 +39,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
-    from strokepaint import images, store
+    from strokepaint import images
     from strokepaint.engine import PaintConfig, Tools, run
     from strokepaint.errors import UsageError
 
@@ -77,12 +77,10 @@ def main() -> None:
     if a.write:
         import json
 
-        tensors, meta = store.load_weights(a.agent, "agent")
-        config = json.loads(meta["config"])
-        config.update(tile_steps=ts, later_step=ls)
-        meta["config"] = json.dumps(config, sort_keys=True)
-        meta["tiles_measured"] = json.dumps({"images": a.images.name, "strokes": a.strokes, "mse": round(best, 6)})
-        store.save_weights(a.agent, tensors, {k: v for k, v in meta.items() if k != "format_version"})
+        from strokepaint.agent import update_settings
+
+        measured = json.dumps({"images": a.images.name, "strokes": a.strokes, "mse": round(best, 6)})
+        update_settings(a.agent, {"tile_steps": ts, "later_step": ls}, tiles_measured=measured)
         print(f"wrote tile_steps {ts}, later_step {ls} into {a.agent}")
 
 

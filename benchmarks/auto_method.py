@@ -99,9 +99,9 @@ def main() -> None:
 def record(path: Path, point: dict) -> int:
     """Add `point` to the agent's `auto_measured` list and set its `auto_steps` from all points."""
     from strokepaint import store
-    from strokepaint.agent import AgentConfig
+    from strokepaint.agent import AgentConfig, update_settings
 
-    tensors, meta = store.load_weights(path, "agent")
+    _, meta = store.load_weights(path, "agent")
     try:
         points = json.loads(meta.get("auto_measured", "[]"))
     except ValueError:
@@ -110,11 +110,7 @@ def record(path: Path, point: dict) -> int:
     points = [p for p in points if not (p.get("side") == point["side"] and p.get("strokes") == point["strokes"])] + [point]
     measured = [p for p in points if "agent" in p and "optimize" in p]
     steps = 0 if all(p["agent"] < p["optimize"] for p in measured) else AgentConfig.auto_steps
-    config = json.loads(meta["config"])
-    config["auto_steps"] = steps
-    meta["config"] = json.dumps(config, sort_keys=True)
-    meta["auto_measured"] = json.dumps(points)
-    store.save_weights(path, tensors, {k: v for k, v in meta.items() if k != "format_version"})
+    update_settings(path, {"auto_steps": steps}, auto_measured=json.dumps(points))
     return steps
 
 

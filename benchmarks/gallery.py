@@ -61,6 +61,7 @@ def joined_curve(logs: list[Path]) -> bytes:
     for log in logs:
         start = points[-1][0] if points else 0.0
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        # (a later run's first point, at 0 s, is the agent it started from: the previous run's end)
         points += [(start + r["seconds"] / 60, r["val_mse"]) for r in rows if "val_mse" in r and (r["seconds"] > 0 or not points)]
     return learning_curve(points, f"validation MSE (log scale) against training minutes, {len(logs)} run(s)")
 

@@ -197,3 +197,20 @@ def load(brush, path=None) -> tuple[Actor, dict[str, str], str]:
     if cfg.params != brush.n_params:
         raise UsageError(f"{path}: agent outputs {cfg.params} numbers per stroke, brush {brush.name} has {brush.n_params}")
     return actor.eval(), meta, where
+
+
+def update_settings(path, config: dict, **meta: str) -> None:
+    """Rewrite an agent file with settings measured after training (benchmarks/agent_tiles.py,
+    auto_method.py --write), atomically: `config` fields replaced in its AgentConfig (checked as on
+    load), `meta` entries set in its metadata; the weights are kept as they are."""
+    import dataclasses
+
+    from strokepaint import store
+    from strokepaint.errors import UsageError
+
+    tensors, metadata = store.load_weights(path, "agent")
+    try:
+        cfg = dataclasses.replace(AgentConfig.from_json(metadata["config"]), **config)
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"{path}: agent settings cannot be updated ({type(e).__name__}: {e})") from None
+    store.save_weights(path, tensors, {**metadata, **meta, "config": cfg.to_json()})

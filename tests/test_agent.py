@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from strokepaint import store
-from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe
+from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe, update_settings
 from strokepaint.errors import UsageError
 from strokepaint.plugins import get_brush
 from strokepaint.renderer import NeuralRenderer, RendererConfig
@@ -180,6 +180,22 @@ def test_config_round_trips_and_older_agents_keep_their_tile_settings():
     del old["tile_steps"], old["later_step"]  # written before the engine read them: 1/8 of the episode
     back = AgentConfig.from_json(json.dumps(old))
     assert (back.tile_steps, back.later_step) == (5, 5)
+
+
+def test_settings_measured_after_training_are_written_into_the_agent_file(tmp_path):
+    """`update_settings` (agent_tiles.py and auto_method.py --write): config fields replaced and
+    checked, metadata entries set, the weights kept."""
+    b = get_brush("bezier")
+    actor = Actor(dataclasses.replace(TINY, params=b.n_params))
+    path = tmp_path / "a.agent.safetensors"
+    store.save_weights(path, actor.state_dict(), {"kind": "agent", "brush": b.name, "config": actor.cfg.to_json()})
+    update_settings(path, {"tile_steps": 3, "auto_steps": 0}, tiles_measured="{}")
+    tensors, meta = store.load_weights(path, "agent")
+    cfg = AgentConfig.from_json(meta["config"])
+    assert (cfg.tile_steps, cfg.auto_steps, cfg.width) == (3, 0, TINY.width) and meta["tiles_measured"] == "{}"
+    assert all(torch.equal(tensors[k], v) for k, v in actor.state_dict().items())
+    with pytest.raises(UsageError, match="cannot be updated"):
+        update_settings(path, {"auto_steps": -1})
 
 
 def test_the_finest_agent_tiles_get_tile_steps_actions():
