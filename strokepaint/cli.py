@@ -123,46 +123,77 @@ def brushes(
 
 @app.command()
 def export(
-    strokes: Annotated[
-        Path, typer.Argument(metavar="STROKES", help="Stroke file (JSON) written by `strokepaint paint`.", show_default=False)
-    ],
-    svg: Annotated[Path | None, typer.Option("--svg", help="Write an SVG here.")] = None,
-    png: Annotated[Path | None, typer.Option("--png", help="Write a PNG here (rendered from the SVG by cairosvg).")] = None,
-    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write a PDF here (rendered from the SVG by cairosvg).")] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="FILES",
+            help="The stroke file written by `strokepaint paint` (default: the newest *.strokes.json in this folder) "
+            "and where to write: OUT.svg, OUT.png, OUT.pdf (the format from the name's ending).",
+            show_default=False,
+        ),
+    ] = None,
+    svg: Annotated[bool, typer.Option("--svg", help="Write an SVG (beside the stroke file unless an OUT.svg is named).")] = False,
+    png: Annotated[
+        bool, typer.Option("--png", help="Write a PNG, rendered from the SVG by cairosvg (beside it as NAME.WxH.png unless named).")
+    ] = False,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Write a PDF, rendered from the SVG by cairosvg (beside it unless named).")] = False,
     scale: Annotated[float | None, typer.Option("--scale", help="Output size as a multiple of the painting's size.")] = None,
     width: Annotated[int | None, typer.Option("--width", help="Output width in pixels (height keeps the aspect ratio).")] = None,
 ) -> None:
-    """Turn a stroke file into SVG, PNG or PDF at any size."""
+    """Turn a stroke file into SVG, PNG or PDF at any size (SVG if no format is given)."""
     from strokepaint import export as ex
     from strokepaint import strokefile
-    from strokepaint.fsutil import atomic_write, check_output
+    from strokepaint.fsutil import atomic_write, check_writable
 
-    if not (svg or png or pdf):
-        raise UsageError("nothing to write: give --svg, --png and/or --pdf")
     if scale is not None and width is not None:
         raise UsageError("give --scale or --width, not both")
     if scale is not None and not 0 < scale <= 64:
         raise UsageError(f"--scale {scale}: must be above 0 and at most 64")
     if width is not None and not 1 <= width <= 65536:
         raise UsageError(f"--width {width}: must be from 1 to 65536")
-    for out in (svg, png, pdf):
-        if out is not None:
-            check_output(out, strokes)
+    outputs = [f for f in files or [] if f.suffix.lower() in ex.FORMATS]
+    inputs = [f for f in files or [] if f.suffix.lower() not in ex.FORMATS]
+    for f in inputs:
+        if f.suffix.lower() != ".json" and not f.exists():
+            raise UsageError(f"{f}: export writes .svg, .png or .pdf; a stroke file is the .json that paint wrote")
+    if len(inputs) > 1:
+        raise UsageError(f"one stroke file at a time, not {len(inputs)} ({', '.join(map(str, inputs))}); outputs end in .svg, .png or .pdf")
+    if outputs and not inputs:  # (`export photo.png` must not paint over a picture with the newest stroke file)
+        raise UsageError(f"{outputs[0]}: an output, and no stroke file named; name it first: strokepaint export STROKES.json {outputs[0]}")
+    strokes = inputs[0] if inputs else _newest_stroke_file()  # never one of the outputs: they end in .svg, .png or .pdf
     _warn_problems()
     sf = strokefile.load(strokes)
     w, h, s = ex.output_size(sf, scale, width)
     if w * h > 400_000_000:
         raise UsageError(f"output of {w}x{h} pixels is too large; lower --scale or --width")
+    asked = {".svg": svg, ".png": png, ".pdf": pdf}
+    if not (outputs or any(asked.values())):
+        asked[".svg"] = True
+    for suffix, flag in asked.items():
+        if flag and not any(o.suffix.lower() == suffix for o in outputs):
+            outputs.append(ex.beside(strokes, suffix, w, h))
+    for out in outputs:  # all checked before any is written
+        if out.is_dir():
+            raise UsageError(f"{out}: is a folder; give a file name")
+    for folder in {out.parent for out in outputs}:
+        check_writable(folder)
     doc = ex.to_svg(sf, s)
-    written = []
-    if svg:
-        written.append(atomic_write(svg, doc))
-    if png:
-        written.append(atomic_write(png, ex.svg_to_png(doc, w, h)))
-    if pdf:
-        written.append(atomic_write(pdf, ex.svg_to_pdf(doc)))
+    content = {".svg": lambda: doc, ".png": lambda: ex.svg_to_png(doc, w, h), ".pdf": lambda: ex.svg_to_pdf(doc)}
+    written = [atomic_write(out, content[out.suffix.lower()]()) for out in outputs]
     for path in written:
         _err_console().print(f"wrote {path}")
+
+
+def _newest_stroke_file() -> Path:
+    """The stroke file `export` takes when none is named: the newest *.strokes.json here."""
+    found = [p for p in Path.cwd().glob("*.strokes.json") if p.is_file()]
+    if not found:
+        raise UsageError(
+            "no stroke file named and no *.strokes.json in this folder: name one, e.g. strokepaint export photo.painted.strokes.json --svg"
+        )
+    newest = max(found, key=lambda p: p.stat().st_mtime)
+    _err_console().print(f"exporting {newest.name} (the newest stroke file in this folder)")
+    return Path(newest.name)
 
 
 def _setup(device: str, threads: int | None = None):
@@ -176,6 +207,19 @@ def _setup(device: str, threads: int | None = None):
             raise UsageError(f"--threads {threads}: must be at least 1")
         torch.set_num_threads(threads)
     return runtime.device(device)
+
+
+def _weights_out(out: Path | None, brush: str, kind: str) -> Path:
+    """Where train-brush / train-agent write: a .safetensors file (default: the user's data
+    folder), checked writable now rather than after an hour of training."""
+    from strokepaint import store
+    from strokepaint.fsutil import check_writable
+
+    if out is not None and out.suffix != ".safetensors":
+        raise UsageError(f"{out}: weights are written as safetensors; give a name ending in .safetensors")
+    out = Path(out) if out else store.user_dir() / store.filename(brush, kind)
+    check_writable(out.parent)
+    return out
 
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present, else CPU), cpu or cuda.")]
@@ -200,8 +244,6 @@ def train_brush(
     import time
     from dataclasses import fields
 
-    from strokepaint import store
-    from strokepaint.fsutil import atomic_write
     from strokepaint.plugins import get_brush
 
     if minutes is not None and steps is not None:
@@ -210,7 +252,9 @@ def train_brush(
         raise UsageError(f"--minutes {minutes}: must be above 0")
     if steps is not None and steps < 1:
         raise UsageError(f"--steps {steps}: must be at least 1")
-    if minutes is None and steps is None:
+    if resume and overrides:
+        raise UsageError("--set does not apply with --resume: the run goes on with the settings it was started with")
+    if minutes is None and steps is None and not resume:  # (resumed: the saved run's budget)
         minutes = 60.0
     brush = get_brush(name)
     _warn_problems()
@@ -224,9 +268,7 @@ def train_brush(
     sets = overrides or []
     apply_overrides(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
     apply_overrides(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys])
-    out = Path(out) if out else store.user_dir() / store.filename(brush.name, "renderer")
-    atomic_write(out.with_name(out.name + ".probe"), b"")  # fail now, not after an hour, if unwritable
-    out.with_name(out.name + ".probe").unlink()
+    out = _weights_out(out, brush.name, "renderer")
     rank0 = int(os.environ.get("RANK", "0")) == 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -276,6 +318,33 @@ def train_brush(
             f"wrote {out}: rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} on 2,000 strokes, "
             f"{meta['steps']} steps in {float(meta['train_seconds']) / 60:.1f} min"
         )
+        _now_in_use(out, brush.name, "renderer", fid["rel_l2"])
+
+
+def _now_in_use(out: Path, brush: str, kind: str, rel_l2: float | None = None) -> None:
+    """After training into the user's data folder: say that paint now uses these weights instead
+    of the shipped ones, and warn if a renderer measures worse than the shipped one."""
+    import json
+
+    from strokepaint import store
+
+    if out.resolve() != (store.user_dir() / store.filename(brush, kind)).resolve():
+        return
+    shipped = store.shipped_dir() / store.filename(brush, kind)
+    note = f"`strokepaint paint --brush {brush}` now uses it"
+    if shipped.is_file():
+        note += f" instead of the shipped {kind} (delete {out} to go back)"
+        if rel_l2 is not None:
+            theirs = json.loads(store.load_weights(shipped, kind)[1].get("fidelity", "{}")).get("rel_l2")
+            if theirs is not None and rel_l2 > theirs:
+                _err_console().print(
+                    f"[yellow]warning:[/] it renders less faithfully than the shipped renderer (rel_l2 {rel_l2:.4f} against {theirs:.4f}); "
+                    f"{note}",
+                    markup=True,
+                    highlight=False,
+                )
+                return
+    _err_console().print(note, highlight=False)
 
 
 @app.command("train-agent")
@@ -306,7 +375,6 @@ def train_agent(
     from dataclasses import fields
 
     from strokepaint import store
-    from strokepaint.fsutil import atomic_write
     from strokepaint.plugins import get_brush
 
     if data is None:
@@ -331,6 +399,8 @@ def train_agent(
 
     if colours not in COLOURS:
         raise UsageError(f"--colours {colours}: choose {' or '.join(COLOURS)}")
+    if resume and overrides:
+        raise UsageError("--set does not apply with --resume: the run goes on with the settings it was started with")
     if minutes is None and updates is None:
         minutes = 60.0
     brush = get_brush(brush_name)
@@ -352,9 +422,7 @@ def train_agent(
     if tc.batch * cfg.resolution**2 > 2**24 or tc.envs * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
         raise UsageError("batch, envs or replay too large for memory: keep batch x resolution^2 under 16M and the replay under 8 GB")
     model, _, _ = rnd.load(brush, renderer)
-    out = Path(out) if out else store.user_dir() / store.filename(brush.name, "agent")
-    atomic_write(out.with_name(out.name + ".probe"), b"")  # fail now, not after an hour, if unwritable
-    out.with_name(out.name + ".probe").unlink()
+    out = _weights_out(out, brush.name, "agent")
     rank0 = int(os.environ.get("RANK", "0")) == 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -414,6 +482,7 @@ def train_agent(
             f"after {meta['updates']} updates, "
             f"{float(meta['train_seconds']) / 60:.1f} min in all{_init_minutes(meta)}; log {log}, learning curve {curve}"
         )
+        _now_in_use(out, brush.name, "agent")
 
 
 def _init_minutes(meta: dict[str, str]) -> str:
@@ -429,38 +498,79 @@ def _init_minutes(meta: dict[str, str]) -> str:
     return f" (+ {seconds / 60:.1f} min of {which}: {' <- '.join(files)})"
 
 
-def _inputs(paths: list[Path]) -> list[Path]:
-    """Images named on the command line, folders expanded (recursively, sorted)."""
+PAINTED = ".painted.png"  # the name ending of paint's default output, beside its picture
+
+
+def _inputs(paths: list[Path], skip: list[Path]) -> list[tuple[Path, Path]]:
+    """Pictures named on the command line, folders expanded (recursively, sorted), each with its
+    folder relative to the folder named (so --out-dir keeps the layout). Each picture once; inside
+    a folder, earlier paintings (*.painted.png, anything under the output folders `skip`) are left out."""
     from strokepaint import images
 
-    out: list[Path] = []
+    out: dict[Path, tuple[Path, Path]] = {}
+    skip = [d.resolve() for d in skip]
+    left_out = 0
     for p in paths:
         if p.is_dir():
             found = images.find(p)
             if not found:
                 raise UsageError(f"{p}: no images in this folder")
-            out += found
+            for f in found:
+                if f.name.endswith(PAINTED) or any(f.resolve().is_relative_to(d) for d in skip):
+                    left_out += 1
+                else:
+                    out.setdefault(f.resolve(), (f, f.parent.relative_to(p)))
         else:
-            out.append(p)
-    return out
+            out.setdefault(p.resolve(), (p, Path()))
+    if left_out:
+        plural = "s" * (left_out > 1)
+        _err_console().print(f"left out {left_out} earlier painting{plural} found in the folders (*{PAINTED}, output folders)")
+    if not out:
+        raise UsageError(f"{', '.join(map(str, paths))}: only earlier paintings here, nothing to paint")
+    return list(out.values())
 
 
-def _paint_outputs(src: Path, out: Path | None, out_dir: Path | None, many: bool, svg: Path | None, gif: Path | None) -> dict[str, Path]:
-    """Where one painting goes: png, strokes (next to the png), and svg/gif if asked."""
+def _paint_outputs(
+    src: Path, rel: Path, stem: str, out: Path | None, out_dir: Path | None, many: bool, svg: Path | None, gif: Path | None
+) -> dict[str, Path]:
+    """Where one painting goes: png, strokes (next to the png), and svg/gif if asked (folders,
+    keeping the input folders' layout, when painting several), named after `stem`."""
     if out is not None:
         png = out
     elif out_dir is not None:
-        png = out_dir / f"{src.stem}.png"
+        png = out_dir / rel / f"{stem}.png"
     else:
-        png = src.with_name(f"{src.stem}.painted.png")
+        png = src.with_name(f"{stem}{PAINTED}")
     if png.suffix.lower() != ".png":
         raise UsageError(f"{png}: the painting is written as PNG; give a name ending in .png")
     paths = {"png": png, "strokes": png.with_name(png.stem + ".strokes.json")}
-    if svg is not None:
-        paths["svg"] = svg / f"{src.stem}.svg" if many else svg
-    if gif is not None:
-        paths["gif"] = gif / f"{src.stem}.gif" if many else gif
+    for key, where, suffix in (("svg", svg, ".svg"), ("gif", gif, ".gif")):
+        if where is None:
+            continue
+        paths[key] = where / rel / f"{stem}{suffix}" if many else where
+        if paths[key].suffix.lower() != suffix:
+            option = "--svg" if key == "svg" else "--animate"
+            raise UsageError(f"{paths[key]}: {option} writes {suffix[1:].upper()}; give a name ending in {suffix}")
     return paths
+
+
+def _check_plans(plans: list[tuple[Path, dict[str, Path]]], sources: list[Path]) -> None:
+    """Before painting: no output is an input or another output, and every one can be written."""
+    from strokepaint.fsutil import check_output, check_writable
+
+    seen: dict[Path, Path] = {}
+    for src, paths in plans:
+        for p in paths.values():
+            check_output(p, *sources)
+            key = p.resolve()
+            if key in seen:
+                which = f"{seen[key]} and {src}" if seen[key] != src else f"two outputs of {src}"
+                raise UsageError(f"{which} would both be written to {p}; give different output names or folders")
+            seen[key] = src
+            if p.is_dir():
+                raise UsageError(f"{p}: is a folder; give a file name")
+    for folder in {p.parent for p in seen}:  # (created if missing)
+        check_writable(folder)
 
 
 @app.command()
@@ -498,24 +608,24 @@ def paint(
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
 ) -> None:
     """Paint pictures with brush strokes: PNG at the picture's size, a stroke file beside it, SVG and GIF on request."""
+    from collections import Counter
+
     from rich.console import Console
 
     from strokepaint import engine, store
-    from strokepaint.fsutil import check_output
 
     engine.check_options(strokes, method, refine, grid)  # before any picture or model is loaded
     if out is not None and out_dir is not None:
         raise UsageError("give -o/--out or --out-dir, not both")
-    sources = _inputs(images_)
-    many = len(sources) > 1
+    found = _inputs(images_, skip=[d for d in (out_dir, svg, animate) if d is not None and d.is_dir()])
+    sources = [src for src, _ in found]
+    many = len(found) > 1
     if many and out is not None:
         raise UsageError(f"-o/--out names one file but {len(sources)} pictures were given; use --out-dir")
-    plans = []
-    for src in sources:
-        paths = _paint_outputs(src, out, out_dir, many, svg, animate)
-        for p in paths.values():
-            check_output(p, *sources)
-        plans.append((src, paths))
+    stems = Counter((src.parent.resolve(), src.stem) for src, _ in found)  # photo.jpg beside photo.png: each named in full
+    names = [src.stem if stems[src.parent.resolve(), src.stem] == 1 else src.name for src, _ in found]
+    plans = [(src, _paint_outputs(src, rel, name, out, out_dir, many, svg, animate)) for (src, rel), name in zip(found, names)]
+    _check_plans(plans, sources)
     dev = _setup(device, threads)
     _warn_problems()
     err = _err_console()
@@ -610,12 +720,13 @@ def eval_(
         raise UsageError(f"{folder}: no images in this folder")
     dev = _setup(device, threads)
     tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
-    rows, used = [], set()
+    rows, used, failed = [], set(), []
     for f in files:
         try:
             img = images.centre_crop(images.open_rgb(f), 128)
         except UsageError as e:
             _err(str(e))
+            failed.append({"name": f.name, "error": str(e)})
             continue
         target = images.to_tensor(img)
         for n in counts:
@@ -644,12 +755,15 @@ def eval_(
     method_used = "+".join(sorted(used))  # what `auto` chose
     if as_json:
         doc = {"brush": brush, "method": method_used, "refine": refine, "colour_fit": colour_fit, "images": rows, "mean": mean}
-        typer.echo(json.dumps(doc))
-        return
-    for n, m in mean.items():
-        typer.echo(
-            f"{'mean':24s} {int(n):5d} strokes  mse {m['mse']:.5f}  psnr {m['psnr']:6.2f} dB  {m['seconds']:6.2f} s  ({method_used})"
-        )
+        typer.echo(json.dumps(doc | ({"failed": failed} if failed else {})))
+    else:
+        for n, m in mean.items():
+            typer.echo(
+                f"{'mean':24s} {int(n):5d} strokes  mse {m['mse']:.5f}  psnr {m['psnr']:6.2f} dB  {m['seconds']:6.2f} s  ({method_used})"
+            )
+    if failed:  # the means leave them out; the exit code says so
+        _err(f"{len(failed)} of {len(files)} pictures could not be read; the means are over the other {len(files) - len(failed)}")
+        raise typer.Exit(1)
 
 
 @app.command("eval-brush")
@@ -659,6 +773,7 @@ def eval_brush(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     strokes: Annotated[int, typer.Option("--strokes", help="Size of the fixed stroke set.")] = 2000,
     device: DeviceOpt = "auto",
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
 ) -> None:
     """Fidelity of a brush's neural renderer against its rasterizer, and its speed."""
     import json
@@ -668,7 +783,7 @@ def eval_brush(
     if not 1 <= strokes <= 100_000:
         raise UsageError(f"--strokes {strokes}: must be from 1 to 100000")
     brush = get_brush(name)
-    dev = _setup(device)
+    dev = _setup(device, threads)
     from strokepaint import renderer as rnd
     from strokepaint.train_renderer import eval_set, fidelity, throughput
 
@@ -698,19 +813,35 @@ def eval_brush(
 
 
 def main() -> None:
-    """Entry point: click reports its own usage errors (exit 2); ours are one line on stderr."""
+    """Entry point: every error is one line on stderr (exit 2 for bad usage or input, 1 for a
+    failure while running); `--debug` adds the traceback, not another exit code."""
     try:
-        app()
+        code = app(standalone_mode=False)
     except StrokepaintError as e:
-        if _state["debug"]:
-            raise
+        _debug_traceback()
         _err(str(e))
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+        code = e.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         _err("interrupted")
-        sys.exit(130)
+        code = 130
     except Exception as e:  # noqa: BLE001 - anything unexpected: one line unless --debug
-        if _state["debug"]:
-            raise
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # click's (Typer's) usage errors
+            ctx = getattr(e, "ctx", None)
+            if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:  # `strokepaint` or a command alone: its help
+                typer.echo(ctx.get_help())
+                sys.exit(0)
+            _debug_traceback()
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _err(" ".join(e.format_message().split()) + where)
+            sys.exit(e.exit_code)
+        _debug_traceback()
         _err(f"{type(e).__name__}: {e} (run with --debug for the traceback)")
-        sys.exit(1)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug_traceback() -> None:
+    if _state["debug"]:
+        import traceback
+
+        traceback.print_exc()

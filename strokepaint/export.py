@@ -6,6 +6,8 @@ only sets the size a viewer shows it at.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from strokepaint.brush import fmt
 from strokepaint.strokefile import StrokeFile
 
@@ -42,6 +44,20 @@ def output_size(sf: StrokeFile, scale: float | None, width: int | None) -> tuple
         scale = width / sf.width
     scale = 1.0 if scale is None else scale
     return max(1, round(sf.width * scale)), max(1, round(sf.height * scale)), scale
+
+
+FORMATS = (".svg", ".png", ".pdf")  # what `strokepaint export` writes, by the output name's ending
+
+
+def beside(strokes: Path, suffix: str, width: int, height: int) -> Path:
+    """Where an export goes when no name is given: beside the stroke file, named after it
+    (photo.painted.strokes.json -> photo.painted.svg). A PNG's name carries its size
+    (photo.painted.1280x851.png), so it never replaces the painting's own PNG."""
+    name = strokes.name
+    stem = name[: -len(".strokes.json")] if name.endswith(".strokes.json") else strokes.stem
+    if suffix == ".png":
+        suffix = f".{width}x{height}.png"
+    return strokes.with_name(stem + suffix)
 
 
 def svg_to_png(svg: str, width: int, height: int) -> bytes:

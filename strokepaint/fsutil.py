@@ -37,6 +37,18 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     return path
 
 
+def check_writable(folder: str | os.PathLike) -> None:
+    """Fail now, before any work, if files cannot be written in `folder` (created if missing)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".strokepaint.", suffix=".probe", dir=folder)
+    except OSError as e:
+        raise UsageError(f"{folder}: cannot write files there ({e.strerror}); choose another output path") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def check_output(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
     """Refuse an output that would overwrite one of the inputs."""
     o = Path(out).resolve()

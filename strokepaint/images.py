@@ -85,7 +85,7 @@ def find(folder: str | os.PathLike) -> list[Path]:
     """Image files under a folder, recursively, by extension, sorted."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise UsageError(f"{folder}: not a folder")
+        raise UsageError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 

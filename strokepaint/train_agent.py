@@ -83,6 +83,16 @@ class AgentTraining:
     # fresh critic (and discriminator) only, so the actor does not follow an untrained critic
     critic_warmup: int = 500
 
+    def __post_init__(self) -> None:
+        small = [k for k in ("envs", "batch", "replay", "val_images", "validate_every") if getattr(self, k) < 1]
+        rates = [k for k in ("lr_actor", "lr_critic", "lr_disc", "checkpoint_minutes") if not getattr(self, k) > 0]
+        if small or rates:
+            raise ValueError(f"{', '.join(small + rates)}: counts must be at least 1, rates and minutes above 0")
+        if not 0 <= self.gamma <= 1 or not 0 < self.tau <= 1:
+            raise ValueError(f"gamma {self.gamma}, tau {self.tau}: gamma from 0 to 1, tau above 0 and at most 1")
+        if self.batch > self.replay:
+            raise ValueError(f"batch {self.batch} is more than the replay buffer's {self.replay} transitions")
+
 
 def agent_roles(brush: Brush) -> str:
     return "".join(p.role if p.role in ("x", "y") else "." for p in brush.params)

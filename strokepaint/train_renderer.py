@@ -45,27 +45,58 @@ class TrainConfig:
     calibrate: int = 40  # steps timed to turn --minutes into a step budget
     eval_strokes: int = 2000  # the fixed set (eval-brush's) measured into the weights' metadata
 
+    def __post_init__(self) -> None:
+        small = [k for k in ("batch", "pool", "pool_start", "val", "val_every", "calibrate", "eval_strokes") if getattr(self, k) < 1]
+        if small or not self.lr > 0 or not self.checkpoint_minutes > 0:
+            which = ", ".join(small) or "lr or checkpoint_minutes"
+            raise ValueError(f"{which}: counts must be at least 1, lr and checkpoint_minutes above 0")
+        if not self.batch <= self.pool_start <= self.pool:
+            raise ValueError(f"batch {self.batch}, pool_start {self.pool_start}, pool {self.pool}: need batch <= pool_start <= pool")
+
 
 def apply_overrides(obj, pairs: list[str]):
-    """`key=value` strings onto a dataclass (values parsed as JSON, else kept as strings)."""
+    """`key=value` strings onto a dataclass (values parsed as JSON, else kept as strings), each of
+    the type of the setting it replaces and not negative where that is not; then the config's own
+    checks (`__post_init__`). Any problem is a one-line UsageError naming the setting."""
     names = {f.name for f in fields(obj)}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or key not in names:
             raise UsageError(f"--set {pair}: expected key=value with key one of {', '.join(sorted(names))}")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        if isinstance(parsed, list):
-            parsed = tuple(parsed)
-        setattr(obj, key, parsed)
+        setattr(obj, key, _typed(key, value, getattr(obj, key)))
     if hasattr(obj, "__post_init__"):
         try:
             obj.__post_init__()
         except (TypeError, ValueError) as e:  # the config's own checks: a one-line error
             raise UsageError(f"--set: {e}") from None
     return obj
+
+
+def _typed(key: str, value: str, current):
+    """One `--set key=value`'s value as the type of the setting's current value."""
+    if isinstance(current, str):
+        return value
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    want = "true or false" if isinstance(current, bool) else "a whole number" if isinstance(current, int) else "a number"
+    if isinstance(current, tuple):
+        if not isinstance(parsed, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in parsed):
+            raise UsageError(f"--set {key}={value}: {key} takes a list of whole numbers above 0, e.g. {key}={json.dumps(list(current))}")
+        return tuple(parsed)
+    ok = (
+        isinstance(parsed, bool)
+        if isinstance(current, bool)
+        else isinstance(parsed, int) and not isinstance(parsed, bool)
+        if isinstance(current, int)
+        else isinstance(parsed, (int, float)) and not isinstance(parsed, bool) and math.isfinite(parsed)
+    )
+    if not ok:
+        raise UsageError(f"--set {key}={value}: {key} takes {want} (now {json.dumps(current)})")
+    if not isinstance(current, bool) and parsed < 0 <= current:
+        raise UsageError(f"--set {key}={value}: {key} cannot be negative")
+    return parsed if isinstance(current, (bool, int)) else float(parsed)
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -157,8 +188,10 @@ def train(
 ) -> dict:
     """Train (or resume training) a renderer for `brush`; writes safetensors to `out`.
 
-    Exactly one of steps/minutes. `progress(step, total, info)` is called now and then on rank 0.
-    Returns the final metadata.
+    Exactly one of steps/minutes, except with `resume`: then `steps` is the new total (above the
+    steps done), `minutes` a budget for this run, and neither finishes the saved run's budget.
+    The learning rate's cosine runs over the total, so training on past it restarts part of it.
+    `progress(step, total, info)` is called now and then on rank 0. Returns the final metadata.
     """
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -179,18 +212,23 @@ def train(
         model_cfg = RendererConfig.from_json(state["model_cfg"])
         tc = TrainConfig(**json.loads(state["train_cfg"]))
         seed = int(state["seed"])
-        minutes = state.get("minutes") or minutes
     torch.manual_seed(seed)
     model = NeuralRenderer(brush, model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     size = model.cfg.canvas
     gen = torch.Generator().manual_seed(seed * 1000 + rank)
     step, elapsed, total = 0, 0.0, steps
+    finish = False  # resumed with no new budget: the saved --minutes count from the run's start
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
-        total = None if state["total"] is None else int(state["total"])
+        if steps is not None and steps <= step:
+            raise UsageError(f"{ckpt_file} has {step} steps already; give --steps above {step} to train on")
+        if steps is None and minutes is None:  # finish the saved run's budget
+            total, minutes, finish = (None if state["total"] is None else int(state["total"])), state.get("minutes"), True
+            if total is not None and step >= total:
+                raise UsageError(f"{ckpt_file}: its run finished at {step} steps; to train on, give --steps above {step} or --minutes")
         gen.manual_seed(seed * 1000 + rank + 7919 * step)  # a fresh stream: the pool is rebuilt
     net = DDP(model) if world > 1 else model
 
@@ -222,14 +260,15 @@ def train(
 
     info: dict = {}
     try:
-        warm = min(10, tc.calibrate // 2)  # the first steps are slow (allocations): not timed
+        first, spent = step, 0.0 if finish else elapsed  # where this run starts: --minutes is a budget for this run
+        warm = first + min(10, tc.calibrate // 2)  # the first steps are slow (allocations): not timed
         t_start = time.monotonic()
         while total is None or step < total:
             if step == warm:
                 t_start = time.monotonic()
-            if total is None and step == tc.calibrate:  # turn --minutes into a step budget
-                rate = (time.monotonic() - t_start) / max(1, tc.calibrate - warm)
-                budget = torch.tensor([step + int((minutes * 60 - elapsed) / rate)])
+            if total is None and step == first + tc.calibrate:  # turn --minutes into a step budget
+                rate = (time.monotonic() - t_start) / max(1, first + tc.calibrate - warm)
+                budget = torch.tensor([step + int((minutes * 60 - (elapsed - spent)) / rate)])
                 if world > 1:
                     dist.broadcast(budget, 0)
                 total = max(step + 1, int(budget))

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +73,10 @@ def test_export_png_looks_like_the_painting(tmp_path, cli):
 @pytest.mark.parametrize(
     "args, message",
     [
-        ([], "nothing to write"),
+        (["{inp}"], "one stroke file at a time"),
         (["--svg", "{out}", "--scale", "2", "--width", "10"], "not both"),
         (["--svg", "{out}", "--scale", "0"], "--scale"),
         (["--svg", "{out}", "--width", "-3"], "--width"),
-        (["--svg", "{inp}"], "output path is the input"),
     ],
 )
 def test_export_bad_usage(tmp_path, cli, args, message):
@@ -89,6 +89,34 @@ def test_export_bad_usage(tmp_path, cli, args, message):
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.svg").exists()
     assert strokes.read_bytes() == before
+
+
+def test_export_names_outputs_beside_the_newest_stroke_file(tmp_path, cli):
+    """`strokepaint export --svg`, as the product brief types it: no names needed."""
+    r = cli("export", "--svg", cwd=tmp_path)
+    assert r.returncode == 2 and "no *.strokes.json in this folder" in r.stderr and "Traceback" not in r.stderr
+    old = _painting("circle", n=5, size=40).save(tmp_path / "old.painted.strokes.json")
+    _painting("line", n=5, size=30).save(tmp_path / "new.painted.strokes.json")
+    os.utime(old, (1e9, 1e9))
+    r = cli("export", "--svg", "--png", "--scale", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "new.painted.strokes.json" in r.stderr
+    assert 'viewBox="0 0 30 30"' in (tmp_path / "new.painted.svg").read_text()
+    assert Image.open(tmp_path / "new.painted.60x60.png").size == (60, 60)  # never the painting's own PNG name
+    assert not (tmp_path / "old.painted.svg").exists()
+    r = cli("export", str(old), "--pdf", str(tmp_path / "named.svg"))  # a named output of a format wins over beside
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "old.painted.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "named.svg").exists() and not (tmp_path / "old.painted.svg").exists()
+    assert cli("export", str(old)).returncode == 0 and (tmp_path / "old.painted.svg").exists()  # no format: SVG
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"a picture")
+    r = cli("export", "photo.png", cwd=tmp_path)  # an output name alone never takes the newest stroke file
+    assert r.returncode == 2 and "no stroke file named" in r.stderr and photo.read_bytes() == b"a picture"
+    r = cli("export", str(old), str(tmp_path / "o.jpg"))
+    assert r.returncode == 2 and "export writes .svg, .png or .pdf" in r.stderr
+    r = cli("export", str(old), str(tmp_path / "first.svg"), "/proc/second.pdf")  # checked before any is written
+    assert r.returncode == 2 and "cannot write" in r.stderr and not (tmp_path / "first.svg").exists()
 
 
 def test_export_bad_file(tmp_path, cli):

@@ -104,7 +104,10 @@ def test_batch_skips_a_bad_image_and_says_so(cli, tmp_path):
         (["GOOD", "-o", "GOOD"], "output path is the input"),
         (["GOOD", "--brush", "nope"], "unknown brush"),
         (["GOOD", "-o", "OUT.jpg"], "PNG"),
-        (["GOOD", "GOOD", "-o", "OUT.png"], "--out-dir"),
+        (["GOOD", "FULL", "-o", "OUT.png"], "--out-dir"),
+        (["GOOD", "-o", "OUT.png", "--svg", "OUT.png"], "--svg writes SVG"),
+        (["GOOD", "--svg", "OUT.svg", "--animate", "OUT.svg"], "--animate writes GIF"),
+        (["GOOD", "--svg", "/proc/OUT.svg"], "cannot write"),
     ],
 )
 def test_bad_input_one_line_no_output(cli, tmp_path, args, message):
@@ -120,6 +123,9 @@ def test_bad_input_one_line_no_output(cli, tmp_path, args, message):
         "TRUNCATED": str(tmp_path / "truncated.png"),
         "BOMB": str(tmp_path / "bomb.png"),
         "GOOD": str(good),
+        "FULL": str(full),
+        "OUT.svg": str(tmp_path / "out.svg"),
+        "/proc/OUT.svg": "/proc/out.svg",
         "OUT.jpg": str(tmp_path / "out.jpg"),
         "OUT.png": str(tmp_path / "out.png"),
     }
@@ -127,9 +133,38 @@ def test_bad_input_one_line_no_output(cli, tmp_path, args, message):
     r = cli("paint", *FAST, *[subst.get(a, a) for a in args])
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
-    assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.jpg").exists()
+    assert not any((tmp_path / f"out.{x}").exists() for x in ("png", "jpg", "svg"))
     assert not any(p.name.endswith(".painted.png") or p.name.endswith(".tmp") for p in tmp_path.iterdir())
     assert good.read_bytes() == before
+
+
+def test_folders_painted_again_and_alike_names(cli, tmp_path):
+    """A folder painted twice paints its pictures, not its earlier paintings; photo.jpg beside
+    photo.png get names of their own; --out-dir keeps the folder's layout."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("a.png", "a.jpg", "sub/a.png"):
+        _photo(folder / name)
+    for _ in range(2):
+        r = cli("paint", str(folder), *FAST)
+        assert r.returncode == 0, r.stderr
+    assert "left out 3 earlier paintings" in r.stderr
+    made = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.painted.png"))
+    assert made == ["a.jpg.painted.png", "a.png.painted.png", "sub/a.painted.png"]
+    r = cli("paint", str(folder), *FAST, "--out-dir", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.jpg.png", "a.png.png", "sub/a.png"]
+    r = cli("paint", str(folder / "a.png"), str(folder / "sub" / "a.png"), *FAST, "--out-dir", str(tmp_path / "two"))
+    assert r.returncode == 2 and "would both be written to" in r.stderr and not (tmp_path / "two").exists()
+
+
+def test_usage_errors_are_one_line(cli, tmp_path):
+    for args in (["paint", "-n", "abc", "x.png"], ["paint"], ["paint", "--bogus", "x.png"], ["export", "--scale"]):
+        r = cli(*args)
+        assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    r = cli("--debug", "paint", str(tmp_path / "missing.png"))
+    assert r.returncode == 2 and "Traceback" in r.stderr and "no such file" in r.stderr
 
 
 def test_eval_json(cli, tmp_path):
@@ -145,6 +180,13 @@ def test_eval_json(cli, tmp_path):
     assert set(doc["mean"]) == {"5", "10"}
     r = cli("eval", str(folder), "--strokes", "5,x")
     assert r.returncode == 2 and "--strokes" in r.stderr
+    (folder / "z.png").write_text("not a picture")  # reported, left out of the means, and the exit code says so
+    r = cli("eval", str(folder), "--strokes", "5", "--refine", "2", "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 1 and "z.png" in r.stderr and [f["name"] for f in doc["failed"]] == ["z.png"]
+    assert [i["name"] for i in doc["images"]] == ["x.png", "y.png"]
+    r = cli("eval", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and "no such folder" in r.stderr
 
 
 def test_a_brush_without_an_agent_paints_by_optimisation_and_says_so(monkeypatch, tmp_path, capsys):

@@ -94,6 +94,11 @@ def test_interrupt_then_resume(tmp_path):
     assert not out.exists() and (tmp_path / "c.safetensors.ckpt").is_file()
     meta = train(brush, out, resume=True)
     assert meta["steps"] == "5" and out.is_file()
+    with pytest.raises(UsageError, match="finished at 5 steps"):  # nothing left of its budget
+        train(brush, out, resume=True)
+    with pytest.raises(UsageError, match="above 5"):
+        train(brush, out, resume=True, steps=5)
+    assert train(brush, out, resume=True, steps=7)["steps"] == "7"  # on to a new total
 
 
 def test_kill_keeps_a_checkpoint(tmp_path):
@@ -156,6 +161,13 @@ def test_torchrun_two_processes_agree(tmp_path):
         (["circle", "--resume", "--out", "/tmp/strokepaint-none/x.safetensors"], "no checkpoint"),
         (["circle", "--set", "frame=7"], "--set"),
         (["circle", "--set", "nonsense=1"], "--set"),
+        (["circle", "--set", "lr=abc"], "lr takes a number"),
+        (["circle", "--set", "lr=-1"], "cannot be negative"),
+        (["circle", "--set", "batch=0"], "batch"),
+        (["circle", "--set", "batch=2.5"], "whole number"),
+        (["circle", "--set", "channels=[8,x]"], "channels takes a list"),
+        (["circle", "--resume", "--set", "lr=0.1"], "--set does not apply with --resume"),
+        (["circle", "--steps", "2", "--out", "/tmp/strokepaint-none/picture.png"], "ending in .safetensors"),
     ],
 )
 def test_train_bad_input(cli, args, message):
