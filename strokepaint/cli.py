@@ -315,7 +315,7 @@ def train_brush(
     if rank0 and meta:
         fid = json.loads(meta["fidelity"])
         _err_console().print(
-            f"wrote {out}: rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} on 2,000 strokes, "
+            f"wrote {out}: rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} on {fid.get('strokes', train_cfg.eval_strokes):,} strokes, "
             f"{meta['steps']} steps in {float(meta['train_seconds']) / 60:.1f} min"
         )
         _now_in_use(out, brush.name, "renderer", fid["rel_l2"])

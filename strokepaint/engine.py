@@ -27,10 +27,12 @@ Strokes are kept in painting order: pass by pass, phase by phase, tile by tile, 
 from __future__ import annotations
 
 import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -105,11 +107,18 @@ class PaintConfig:
         return [max(1, round(n * scale)) for n in steps]
 
 
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def check_options(strokes: int, method: str, refine: int, grid: int) -> None:
     """Painting options a user gives (CLI or API): a one-line UsageError for any out of range."""
-    if not isinstance(strokes, int) or not 1 <= strokes <= MAX_STROKES:
+    for name, value in (("strokes", strokes), ("refine", refine), ("grid", grid)):
+        if not _whole(value):
+            raise UsageError(f"{name}={value!r}: give a whole number")
+    if not 1 <= strokes <= MAX_STROKES:
         raise UsageError(f"--strokes {strokes}: choose from 1 to {MAX_STROKES:,}")
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise UsageError(f"--method {method}: choose auto, optimize or agent")
     if not -1 <= refine <= 10_000:
         raise UsageError(f"--refine {refine}: choose from 0 to 10000 gradient steps per pass (-1: the default)")
@@ -427,11 +436,15 @@ class Painting:
     def save_png(self, path) -> None:
         from strokepaint.fsutil import atomic_write
 
+        if Path(path).suffix.lower() != ".png":
+            raise UsageError(f"{path}: the painting is written as PNG; give a name ending in .png")
         atomic_write(path, self.png())
 
     def save_svg(self, path, scale: float = 1.0) -> None:
         from strokepaint.fsutil import atomic_write
 
+        if not (isinstance(scale, (int, float)) and 0 < scale <= 64):
+            raise UsageError(f"scale={scale!r}: must be above 0 and at most 64")
         atomic_write(path, self.svg(scale))
 
     def save_strokes(self, path) -> None:
@@ -942,26 +955,82 @@ def paint(
     tools: Tools | None = None,
     progress: Progress | None = None,
 ) -> Painting:
-    """Paint a picture: a file path, a PIL image, or a float tensor [3, H, W] in [0, 1].
+    """Paint a picture: a file path, a PIL image, a numpy array ([H, W, 3] uint8 or floats in
+    [0, 1]) or a tensor [3, H, W] (uint8, or floats in [0, 1]).
 
     >>> import strokepaint
     >>> p = strokepaint.paint("photo.jpg", strokes=400)
     >>> p.save_png("painting.png"); p.save_svg("painting.svg"); p.save_strokes("painting.strokes.json")
     """
+    check_options(strokes, method, refine, grid)
+    if not _whole(seed):
+        raise UsageError(f"seed={seed!r}: give a whole number")
+    if isinstance(device, torch.device):
+        device = device.type
+    if not isinstance(brush, (str, Brush)):
+        raise UsageError(f"brush={brush!r}: give a brush name (`strokepaint brushes`)")
+    if isinstance(brush, Brush):  # saving looks brushes up by name: only registered ones
+        from strokepaint.plugins import registry
+
+        if registry().brushes.get(getattr(brush, "name", None)) is not brush:
+            raise UsageError(f"brush {brush.name!r} is not a registered brush; install it as a plugin and pass its name")
+    target = _target(image)
+    flushed = _flushes_denormals()  # (the painting flushes denormal floats to zero; the caller's setting is restored)
+    tools = tools or Tools.load(brush, device, use_agent=method != "optimize")  # first: it sets up the threads
+    cfg = PaintConfig(
+        strokes=int(strokes), method=method, refine=int(refine), grid=int(grid), seed=int(seed), fit_colours=bool(fit_colours)
+    )
+    try:
+        if tools.device.type == "cpu":  # (a device context costs ~40% on the CPU: every op goes through it)
+            return run(target, tools.brush, tools.renderer, cfg, tools.actor, progress)
+        with torch.device(tools.device):  # new tensors on the painting's device
+            return run(target.to(tools.device), tools.brush, tools.renderer, cfg, tools.actor, progress)
+    finally:
+        if not flushed:
+            torch.set_flush_denormal(False)
+
+
+def _flushes_denormals() -> bool:
+    return torch.tensor([1e-40], dtype=torch.float32).item() == 0.0
+
+
+def _target(image) -> torch.Tensor:
+    """`paint`'s picture as a float tensor [3, H, W] in [0, 1]: a file path, a PIL image, a numpy
+    array ([H, W], [H, W, 3] or [H, W, 4]) or a tensor [3, H, W]; uint8 values are read as 0..255."""
+    import os
+
+    import numpy as np
+
     from strokepaint import images
 
-    check_options(strokes, method, refine, grid)
-    tools = tools or Tools.load(brush, device, use_agent=method != "optimize")  # first: it sets up the threads
+    if isinstance(image, (str, os.PathLike)):
+        return images.load(image)
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
+        return images.to_tensor(images._to_rgb(image))
+    if isinstance(image, np.ndarray):
+        from PIL import Image
+
+        a = image
+        if a.dtype != np.uint8:
+            a = _unit(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), f"array of shape {a.shape}").numpy()
+            a = (a * 255).round().astype(np.uint8)
+        if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
+            raise UsageError(f"image array of shape {a.shape}: expected [H, W], [H, W, 3] or [H, W, 4]")
+        return images.to_tensor(images._to_rgb(Image.fromarray(a)))
     if isinstance(image, torch.Tensor):
-        target = image
-    elif hasattr(image, "convert"):  # a PIL image
-        target = images.to_tensor(images._to_rgb(image))
-    else:
-        target = images.load(image)
-    if target.dim() != 3 or target.shape[0] != 3:
-        raise UsageError(f"image tensor of shape {tuple(target.shape)}: expected [3, H, W]")
-    cfg = PaintConfig(strokes=strokes, method=method, refine=refine, grid=grid, seed=seed, fit_colours=fit_colours)
-    if tools.device.type == "cpu":  # (a device context costs ~40% on the CPU: every op goes through it)
-        return run(target, tools.brush, tools.renderer, cfg, tools.actor, progress)
-    with torch.device(tools.device):  # new tensors on the painting's device
-        return run(target.to(tools.device), tools.brush, tools.renderer, cfg, tools.actor, progress)
+        if image.dim() != 3 or image.shape[0] != 3 or 0 in image.shape:
+            raise UsageError(f"image tensor of shape {tuple(image.shape)}: expected [3, H, W]")
+        if image.dtype == torch.uint8:
+            return image.float() / 255
+        if not image.is_floating_point():
+            raise UsageError(f"image tensor of {image.dtype}: give uint8 (0..255) or floats in [0, 1]")
+        return _unit(image.float(), f"image tensor of shape {tuple(image.shape)}")
+    raise UsageError(f"image of type {type(image).__name__}: give a file path, a PIL image, a numpy array or a tensor [3, H, W]")
+
+
+def _unit(t: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise UsageError(f"{what}: has NaN or infinite values")
+    if t.numel() and (float(t.min()) < -1e-3 or float(t.max()) > 1 + 1e-3):
+        raise UsageError(f"{what}: values from {float(t.min()):g} to {float(t.max()):g}; floats must be in [0, 1] (uint8: 0..255)")
+    return t.clamp(0, 1)

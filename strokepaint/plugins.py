@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import re
 from dataclasses import dataclass, field
 
 import pluggy
@@ -23,16 +24,30 @@ class Registry:
     problems: list[str] = field(default_factory=list)
 
 
+NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # a brush name is a file name part and a CLI word
+
+
 def _check(brush: object) -> str | None:
+    """What is wrong with a registered brush's definition, or None."""
+    from strokepaint.brush import Param
+
     if not isinstance(brush, Brush):
         return f"registered {type(brush).__name__}, which is not a strokepaint.Brush"
     for attr in ("name", "version", "geometry"):
         if not getattr(brush, attr, None):
             return f"brush {type(brush).__name__} has no {attr}"
-    try:
-        _ = brush.params  # validates every Param
-    except Exception as e:  # noqa: BLE001 - a plugin's defect must not break the CLI
-        return f"brush {brush.name!r}: {e}"
+    if not isinstance(brush.name, str) or not NAME.fullmatch(brush.name):
+        return f"brush name {brush.name!r}: use lower-case letters, digits, - and _ (a letter first, at most 40)"
+    if not isinstance(brush.version, str):
+        return f"brush {brush.name!r}: version must be a string such as '1.0', not {brush.version!r}"
+    geometry = brush.geometry if isinstance(brush.geometry, (tuple, list)) else None
+    if geometry is None or not all(isinstance(g, Param) for g in geometry):
+        return f"brush {brush.name!r}: geometry must be a tuple of strokepaint.Param"
+    if any(g.role == "color" for g in geometry):
+        return f"brush {brush.name!r}: geometry has a color parameter; every stroke's R G B are added after it"
+    names = [p.name for p in brush.params]
+    if len(set(names)) != len(names):
+        return f"brush {brush.name!r}: parameter names repeat ({', '.join(sorted({n for n in names if names.count(n) > 1}))})"
     return None
 
 
@@ -79,5 +94,6 @@ def get_brush(name: str) -> Brush:
     reg = registry()
     if name not in reg.brushes:
         known = ", ".join(sorted(reg.brushes)) or "none"
-        raise UsageError(f"unknown brush {name!r} (installed: {known})")
+        why = f"; plugin problems: {' | '.join(reg.problems)}" if reg.problems else ""
+        raise UsageError(f"unknown brush {name!r} (installed: {known}){why}")
     return reg.brushes[name]

@@ -315,7 +315,7 @@ def train(
     if rank == 0:
         model.eval()
         ev_g, ev_maps = eval_set(brush, size, tc.eval_strokes)
-        fid = fidelity(model, ev_g.to(device), ev_maps.to(device))
+        fid = fidelity(model, ev_g.to(device), ev_maps.to(device)) | {"strokes": tc.eval_strokes}
         meta = model.metadata(steps=step, train_seconds=round(elapsed, 1), seed=seed, fidelity=fid, history=history[-50:], **extra)
         store.save_weights(out, model.state_dict(), meta)
     if world > 1:

@@ -1,7 +1,9 @@
 """The painting engine: plans, windows, unit mapping, and painting with the shipped renderers."""
 
 import dataclasses
+import re
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -205,11 +207,43 @@ def test_pil_input_and_files(tmp_path):
         ({"method": "magic"}, "method"),
         ({"brush": "nope"}, "unknown brush"),
         ({"grid": -1}, "grid"),
+        ({"refine": 1.5}, "refine=1.5: give a whole number"),
+        ({"grid": None}, "grid=None"),
+        ({"seed": None}, "seed=None"),
+        ({"strokes": True}, "strokes=True"),
+        ({"brush": None}, "brush=None"),
+        ({"image": None}, "image of type NoneType"),
+        ({"image": b"bytes"}, "image of type bytes"),
+        ({"image": torch.full((3, 4, 4), 2.0)}, "floats must be in"),
+        ({"image": torch.full((3, 4, 4), float("nan"))}, "NaN"),
+        ({"image": torch.zeros(3, 0, 5)}, "expected"),
+        ({"image": np.zeros((4, 4, 2))}, "expected"),
     ],
 )
 def test_bad_arguments(kwargs, message):
-    with pytest.raises(UsageError, match=message):
-        engine.paint(_picture(8, 8), **{"strokes": 5, "refine": 1, **kwargs})
+    with pytest.raises(UsageError, match=re.escape(message)):
+        engine.paint(**{"image": _picture(8, 8), "strokes": 5, "refine": 1, **kwargs})
+
+
+def test_uint8_numpy_and_tensor_pictures_paint_like_floats():
+    """0..255 pictures (uint8 tensors, numpy arrays) are read as such, not as floats over 1;
+    numpy integers are whole numbers; the caller's denormal setting is left as it was."""
+    torch.set_flush_denormal(False)  # (as in a fresh interpreter)
+    target = _picture(24, 16)
+    as_uint8 = (target * 255).round().to(torch.uint8)
+    want = engine.paint(as_uint8.float() / 255, strokes=6, refine=1).image()
+    assert torch.equal(engine.paint(as_uint8, strokes=np.int64(6), refine=1, device=torch.device("cpu")).image(), want)
+    assert torch.equal(engine.paint(as_uint8.permute(1, 2, 0).numpy(), strokes=6, refine=1).image(), want)
+    assert torch.tensor([1e-40]).item() != 0.0
+
+
+def test_saving_checks_its_arguments(tmp_path):
+    p = engine.paint(_picture(8, 8), strokes=2, refine=1)
+    with pytest.raises(UsageError, match="ending in .png"):
+        p.save_png(tmp_path / "p.jpg")
+    with pytest.raises(UsageError, match="scale"):
+        p.save_svg(tmp_path / "p.svg", scale=0)
+    assert not list(tmp_path.iterdir())
 
 
 def test_agent_method_with_a_user_trained_agent(tmp_path, monkeypatch):

@@ -17,8 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
+from strokepaint.brush import Param
 from strokepaint.export import svg_to_png, to_svg
-from strokepaint.plugins import registry
+from strokepaint.plugins import get_brush, registry
 from strokepaint.raster import rasterize, render
 from strokepaint.strokefile import StrokeFile
 
@@ -311,3 +312,47 @@ def test_problem_text_is_shown_verbatim(tmp_path):
     r = run("brushes", "--json", path=site, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "[/extra] or [bold]x" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "attrs, message",
+    [
+        ({"name": "bad name/../x"}, "brush name"),
+        ({"name": "Circle2"}, "brush name"),
+        ({"version": 1}, "version must be a string"),
+        ({"geometry": (("x", "x", "centre x"),)}, "tuple of strokepaint.Param"),
+        ({"geometry": "x y r"}, "tuple of strokepaint.Param"),
+        ({"geometry": (Param("x", "x", "x"), Param("x", "y", "y"))}, "names repeat (x)"),
+        ({"geometry": (Param("R", "color", "red"),)}, "color parameter"),
+    ],
+)
+def test_badly_defined_brushes_are_refused(attrs, message):
+    from strokepaint.plugins import _check
+
+    bad = type("Bad", (get_brush("circle").__class__,), {"name": "bad", **attrs})()
+    assert message in _check(bad)
+    assert _check(type("Good", (get_brush("circle").__class__,), {"name": "good-2"})()) is None
+
+
+def test_a_brush_with_plain_tuples_does_not_break_brushes(tmp_path):
+    site = tmp_path / "site"
+    fake_dist(
+        site,
+        "sp-tuples",
+        "sp_tuples",
+        """
+        import strokepaint
+        from strokepaint.brushes.circle import Circle
+
+        class Tuples(Circle):
+            name = "tuples"
+            geometry = (("x", "x", "centre x"), ("y", "y", "centre y"))
+
+        @strokepaint.hookimpl
+        def register_brushes(register):
+            register(Tuples())
+        """,
+    )
+    r = run("brushes", "--json", path=site, cwd=tmp_path)
+    assert r.returncode == 0 and "tuples" not in {b["name"] for b in json.loads(r.stdout)}
+    assert "geometry must be a tuple of strokepaint.Param" in r.stderr
