@@ -51,6 +51,10 @@ def _check(brush: object) -> str | None:
     return None
 
 
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())  # (pluggy's validation errors span lines; a warning is one)
+
+
 @functools.cache
 def registry() -> Registry:
     reg = Registry()
@@ -63,7 +67,7 @@ def registry() -> Registry:
             plugin = ep.load()
             pm.register(plugin, name=f"{package}:{ep.name}")
         except Exception as e:  # noqa: BLE001
-            reg.problems.append(f"plugin {package} ({ep.name}) failed to load: {type(e).__name__}: {e}")
+            reg.problems.append(f"plugin {package} ({ep.name}) failed to load: {type(e).__name__}: {_one_line(e)}")
             continue
         for impl in pm.hook.register_brushes.get_hookimpls():
             if impl.plugin is not plugin:
@@ -72,7 +76,7 @@ def registry() -> Registry:
             try:
                 impl.function(register=found.append)
             except Exception as e:  # noqa: BLE001
-                reg.problems.append(f"plugin {package} ({ep.name}) raised while registering brushes: {type(e).__name__}: {e}")
+                reg.problems.append(f"plugin {package} ({ep.name}) raised while registering brushes: {type(e).__name__}: {_one_line(e)}")
                 continue
             for brush in found:
                 problem = _check(brush)

@@ -265,6 +265,18 @@ def broken_site(root: Path) -> Path:
     )
     fake_dist(
         site,
+        "sp-bad-signature",
+        "sp_bad_signature",
+        """
+        import strokepaint
+
+        @strokepaint.hookimpl
+        def register_brushes(reg, extra):
+            pass
+        """,
+    )
+    fake_dist(
+        site,
         "sp-dup-circle",
         "sp_dup_circle",
         """
@@ -299,6 +311,7 @@ def test_broken_plugins_do_not_break_the_cli(tmp_path):
     warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
     for needle in ("sp-import-fails", "sp-hook-raises", "sp-dup-circle"):
         assert any(needle in line for line in warnings), r.stderr
+    assert any("sp-bad-signature" in line and "can not be found in the hookspec" in line for line in warnings), r.stderr
     assert "needs a module nobody has" in r.stderr and "broke while registering" in r.stderr
     assert "'circle' is already provided by strokepaint" in r.stderr
     table = run("brushes", path=site, cwd=tmp_path)
