@@ -253,7 +253,7 @@ def train_brush(
     if steps is not None and steps < 1:
         raise UsageError(f"--steps {steps}: must be at least 1")
     if resume and overrides:
-        raise UsageError("--set does not apply with --resume: the run goes on with the settings it was started with")
+        _err_console().print("[yellow]warning:[/] --set is ignored with --resume: the run goes on with its saved settings", markup=True)
     if minutes is None and steps is None and not resume:  # (resumed: the saved run's budget)
         minutes = 60.0
     brush = get_brush(name)
@@ -400,7 +400,7 @@ def train_agent(
     if colours not in COLOURS:
         raise UsageError(f"--colours {colours}: choose {' or '.join(COLOURS)}")
     if resume and overrides:
-        raise UsageError("--set does not apply with --resume: the run goes on with the settings it was started with")
+        _err_console().print("[yellow]warning:[/] --set is ignored with --resume: the run goes on with its saved settings", markup=True)
     if minutes is None and updates is None:
         minutes = 60.0
     brush = get_brush(brush_name)
