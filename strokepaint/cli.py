@@ -143,7 +143,7 @@ def export(
     """Turn a stroke file into SVG, PNG or PDF at any size (SVG if no format is given)."""
     from strokepaint import export as ex
     from strokepaint import strokefile
-    from strokepaint.fsutil import atomic_write, check_writable
+    from strokepaint.fsutil import atomic_write, check_outputs
 
     if scale is not None and width is not None:
         raise UsageError("give --scale or --width, not both")
@@ -172,11 +172,7 @@ def export(
     for suffix, flag in asked.items():
         if flag and not any(o.suffix.lower() == suffix for o in outputs):
             outputs.append(ex.beside(strokes, suffix, w, h))
-    for out in outputs:  # all checked before any is written
-        if out.is_dir():
-            raise UsageError(f"{out}: is a folder; give a file name")
-    for folder in {out.parent for out in outputs}:
-        check_writable(folder)
+    check_outputs(outputs)  # all of them before any is written
     doc = ex.to_svg(sf, s)
     content = {".svg": lambda: doc, ".png": lambda: ex.svg_to_png(doc, w, h), ".pdf": lambda: ex.svg_to_pdf(doc)}
     written = [atomic_write(out, content[out.suffix.lower()]()) for out in outputs]
@@ -207,6 +203,11 @@ def _setup(device: str, threads: int | None = None):
             raise UsageError(f"--threads {threads}: must be at least 1")
         torch.set_num_threads(threads)
     return runtime.device(device)
+
+
+def _warn_set_on_resume(resume: bool, overrides: list[str] | None) -> None:
+    if resume and overrides:
+        _err_console().print("[yellow]warning:[/] --set is ignored with --resume: the run goes on with its saved settings", markup=True)
 
 
 def _weights_out(out: Path | None, brush: str, kind: str) -> Path:
@@ -252,8 +253,7 @@ def train_brush(
         raise UsageError(f"--minutes {minutes}: must be above 0")
     if steps is not None and steps < 1:
         raise UsageError(f"--steps {steps}: must be at least 1")
-    if resume and overrides:
-        _err_console().print("[yellow]warning:[/] --set is ignored with --resume: the run goes on with its saved settings", markup=True)
+    _warn_set_on_resume(resume, overrides)
     if minutes is None and steps is None and not resume:  # (resumed: the saved run's budget)
         minutes = 60.0
     brush = get_brush(name)
@@ -399,8 +399,7 @@ def train_agent(
 
     if colours not in COLOURS:
         raise UsageError(f"--colours {colours}: choose {' or '.join(COLOURS)}")
-    if resume and overrides:
-        _err_console().print("[yellow]warning:[/] --set is ignored with --resume: the run goes on with its saved settings", markup=True)
+    _warn_set_on_resume(resume, overrides)
     if minutes is None and updates is None:
         minutes = 60.0
     brush = get_brush(brush_name)
@@ -556,7 +555,7 @@ def _paint_outputs(
 
 def _check_plans(plans: list[tuple[Path, dict[str, Path]]], sources: list[Path]) -> None:
     """Before painting: no output is an input or another output, and every one can be written."""
-    from strokepaint.fsutil import check_output, check_writable
+    from strokepaint.fsutil import check_output, check_outputs
 
     seen: dict[Path, Path] = {}
     for src, paths in plans:
@@ -567,10 +566,7 @@ def _check_plans(plans: list[tuple[Path, dict[str, Path]]], sources: list[Path])
                 which = f"{seen[key]} and {src}" if seen[key] != src else f"two outputs of {src}"
                 raise UsageError(f"{which} would both be written to {p}; give different output names or folders")
             seen[key] = src
-            if p.is_dir():
-                raise UsageError(f"{p}: is a folder; give a file name")
-    for folder in {p.parent for p in seen}:  # (created if missing)
-        check_writable(folder)
+    check_outputs(p for _, paths in plans for p in paths.values())
 
 
 @app.command()

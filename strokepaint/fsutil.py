@@ -49,6 +49,16 @@ def check_writable(folder: str | os.PathLike) -> None:
     os.unlink(tmp)
 
 
+def check_outputs(paths) -> None:
+    """Before any work or any write: each output is a file name, and its folder can be written."""
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if p.is_dir():
+            raise UsageError(f"{p}: is a folder; give a file name")
+    for folder in dict.fromkeys(p.parent for p in paths):  # (created if missing)
+        check_writable(folder)
+
+
 def check_output(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
     """Refuse an output that would overwrite one of the inputs."""
     o = Path(out).resolve()
