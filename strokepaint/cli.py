@@ -182,7 +182,9 @@ def export(
 
 def _newest_stroke_file() -> Path:
     """The stroke file `export` takes when none is named: the newest *.strokes.json here."""
-    found = [p for p in Path.cwd().glob("*.strokes.json") if p.is_file()]
+    from strokepaint.strokefile import SUFFIX
+
+    found = [p for p in Path.cwd().glob(f"*{SUFFIX}") if p.is_file()]
     if not found:
         raise UsageError(
             "no stroke file named and no *.strokes.json in this folder: name one, e.g. strokepaint export photo.painted.strokes.json --svg"
@@ -534,6 +536,8 @@ def _paint_outputs(
 ) -> dict[str, Path]:
     """Where one painting goes: png, strokes (next to the png), and svg/gif if asked (folders,
     keeping the input folders' layout, when painting several), named after `stem`."""
+    from strokepaint.strokefile import SUFFIX
+
     if out is not None:
         png = out
     elif out_dir is not None:
@@ -542,7 +546,7 @@ def _paint_outputs(
         png = src.with_name(f"{stem}{PAINTED}")
     if png.suffix.lower() != ".png":
         raise UsageError(f"{png}: the painting is written as PNG; give a name ending in .png")
-    paths = {"png": png, "strokes": png.with_name(png.stem + ".strokes.json")}
+    paths = {"png": png, "strokes": png.with_name(png.stem + SUFFIX)}
     for key, where, suffix in (("svg", svg, ".svg"), ("gif", gif, ".gif")):
         if where is None:
             continue
@@ -555,13 +559,15 @@ def _paint_outputs(
 
 def _check_plans(plans: list[tuple[Path, dict[str, Path]]], sources: list[Path]) -> None:
     """Before painting: no output is an input or another output, and every one can be written."""
-    from strokepaint.fsutil import check_output, check_outputs
+    from strokepaint.fsutil import check_outputs
 
+    inputs = {src.resolve() for src in sources}
     seen: dict[Path, Path] = {}
     for src, paths in plans:
         for p in paths.values():
-            check_output(p, *sources)
             key = p.resolve()
+            if key in inputs:
+                raise UsageError(f"{p}: output path is the input file; choose another name")
             if key in seen:
                 which = f"{seen[key]} and {src}" if seen[key] != src else f"two outputs of {src}"
                 raise UsageError(f"{which} would both be written to {p}; give different output names or folders")
@@ -829,10 +835,11 @@ def main() -> None:
             _debug_traceback()
             where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             _err(" ".join(e.format_message().split()) + where)
-            sys.exit(e.exit_code)
-        _debug_traceback()
-        _err(f"{type(e).__name__}: {e} (run with --debug for the traceback)")
-        code = 1
+            code = e.exit_code
+        else:
+            _debug_traceback()
+            _err(f"{type(e).__name__}: {e} (run with --debug for the traceback)")
+            code = 1
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -972,7 +972,7 @@ def paint(
     if isinstance(brush, Brush):  # saving looks brushes up by name: only registered ones
         from strokepaint.plugins import registry
 
-        if registry().brushes.get(getattr(brush, "name", None)) is not brush:
+        if registry().brushes.get(brush.name) is not brush:
             raise UsageError(f"brush {brush.name!r} is not a registered brush; install it as a plugin and pass its name")
     target = _target(image)
     flushed = _flushes_denormals()  # (the painting flushes denormal floats to zero; the caller's setting is restored)

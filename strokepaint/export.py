@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from strokepaint.brush import fmt
-from strokepaint.strokefile import StrokeFile
+from strokepaint.strokefile import SUFFIX, StrokeFile
 
 
 def hex_color(rgb) -> str:
@@ -54,7 +54,7 @@ def beside(strokes: Path, suffix: str, width: int, height: int) -> Path:
     (photo.painted.strokes.json -> photo.painted.svg). A PNG's name carries its size
     (photo.painted.1280x851.png), so it never replaces the painting's own PNG."""
     name = strokes.name
-    stem = name[: -len(".strokes.json")] if name.endswith(".strokes.json") else strokes.stem
+    stem = name.removesuffix(SUFFIX) if name.endswith(SUFFIX) else strokes.stem
     if suffix == ".png":
         suffix = f".{width}x{height}.png"
     return strokes.with_name(stem + suffix)

@@ -57,11 +57,3 @@ def check_outputs(paths) -> None:
             raise UsageError(f"{p}: is a folder; give a file name")
     for folder in dict.fromkeys(p.parent for p in paths):  # (created if missing)
         check_writable(folder)
-
-
-def check_output(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
-    """Refuse an output that would overwrite one of the inputs."""
-    o = Path(out).resolve()
-    for i in inputs:
-        if Path(i).resolve() == o:
-            raise UsageError(f"{out}: output path is the input file; choose another name")

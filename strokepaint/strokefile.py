@@ -23,6 +23,7 @@ from strokepaint.fsutil import atomic_write
 
 FORMAT = "strokepaint-strokes"
 VERSION = 1
+SUFFIX = ".strokes.json"  # how paint names a stroke file: photo.painted.png -> photo.painted.strokes.json
 MAX_STROKES = 1_000_000
 MAX_SIDE = 65_536
 MAX_BYTES = 512 * 1024 * 1024
