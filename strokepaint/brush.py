@@ -131,6 +131,19 @@ class Brush:
         return self.sdf(g, x, y)[1]
 
 
+def call(brush: Brush, method: str, *args):
+    """`brush.method(*args)`, where the core calls a brush's own code: an exception inside it (a
+    plugin's bug) becomes one line naming the brush and the method; --debug shows the traceback."""
+    from strokepaint.errors import Failure, StrokepaintError
+
+    try:
+        return getattr(brush, method)(*args)
+    except StrokepaintError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a plugin raises
+        raise Failure(f"brush {brush.name!r}: its {method}() failed: {type(e).__name__}: {e}") from e
+
+
 def _role_scale(role: str, width: int, height: int) -> float:
     if role == "x":
         return float(width)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from strokepaint import raster
-from strokepaint.brush import Brush
+from strokepaint.brush import Brush, call
 from strokepaint.compose import blank, composite, uncovered
 from strokepaint.errors import UsageError
 
@@ -303,7 +303,7 @@ def seed_strokes(
     idx = torch.multinomial(err, m, replacement=True, generator=gen)  # [n, m]
     cy, cx = (idx // r).float(), (idx % r).float()
     colour = target.flatten(2).gather(2, idx[:, None].expand(n, 3, m)).transpose(1, 2)  # [n, m, 3]
-    g = brush.sample(n * m, gen).view(n, m, -1)
+    g = call(brush, "sample", n * m, gen).view(n, m, -1)
     geo = brush.geometry
     xs = [i for i, q in enumerate(geo) if q.role == "x"]
     ys = [i for i, q in enumerate(geo) if q.role == "y"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from strokepaint.brush import fmt
+from strokepaint.brush import call, fmt
 from strokepaint.strokefile import SUFFIX, StrokeFile
 
 
@@ -33,7 +33,7 @@ def to_svg(sf: StrokeFile, scale: float = 1.0) -> str:
         gpx = brush.to_pixels(s[:, : brush.n_geometry], w, h).tolist()
         rgb = s[:, brush.n_geometry :].tolist()
         for i, (g, c) in enumerate(zip(gpx, rgb)):
-            out.append(brush.svg(g, hex_color(c), str(i)))
+            out.append(call(brush, "svg", g, hex_color(c), str(i)))
     out.append("</svg>\n")
     return "\n".join(out)
 

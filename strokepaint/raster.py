@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from strokepaint.brush import Brush
+from strokepaint.brush import Brush, call
 from strokepaint.compose import blank, composite
 from strokepaint.sdf import BAND
 
@@ -58,7 +58,7 @@ def _pairs(brush: Brush, gpx: torch.Tensor, width: int, height: int, block: int)
     bounding box dropped), so the fine tests run only near a stroke's edge.
     """
     nbx, nby = math.ceil(width / block), math.ceil(height / block)
-    bounds = brush.bounds(gpx)
+    bounds = call(brush, "bounds", gpx)
     size = block
     while size < max(width, height):
         size *= SPLIT
@@ -102,7 +102,7 @@ def _centre_sd(brush: Brush, gpx: torch.Tensor, sid: torch.Tensor, by: torch.Ten
         e = s + 65536
         cx = ((bx[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
         cy = ((by[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
-        sd = brush.sdf(gpx[sid[s:e]], cx, cy)[0]
+        sd = call(brush, "sdf", gpx[sid[s:e]], cx, cy)[0]
         _check(brush, "sdf", sd, cx.shape)
         out[s:e] = sd[:, 0]
     return out
@@ -122,13 +122,13 @@ def _block_alpha(
     edge = ~inside
     if edge.any():
         xe = x[edge]
-        sd, op = brush.sdf(gpx[sid[edge]], xe, y[edge])
+        sd, op = call(brush, "sdf", gpx[sid[edge]], xe, y[edge])
         _check(brush, "sdf", sd, xe.shape)
         _check(brush, "sdf opacity", op, xe.shape)
         alpha[edge] = coverage(sd) * op
     if inside.any():
         xi = x[inside]
-        op = brush.opacity(gpx[sid[inside]], xi, y[inside])
+        op = call(brush, "opacity", gpx[sid[inside]], xi, y[inside])
         _check(brush, "opacity", op, xi.shape)
         alpha[inside] = op
     return alpha.view(len(sid), block, block)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from strokepaint import store
-from strokepaint.brush import Brush
+from strokepaint.brush import Brush, call
 
 ARCH = "boxframe"
 
@@ -96,7 +96,7 @@ class NeuralRenderer(nn.Module):
     def box(self, g: torch.Tensor) -> torch.Tensor:
         """The stroke's frame on the canvas, [N, 4] = x0, y0, x1, y1 in px."""
         s = self.cfg.canvas
-        b = self.brush.bounds(self.brush.to_pixels(g, s, s))
+        b = call(self.brush, "bounds", self.brush.to_pixels(g, s, s))
         lo = b[:, :2]
         hi = torch.maximum(b[:, 2:], lo + self.cfg.min_box)
         return torch.cat([lo, hi], 1)

@@ -57,7 +57,12 @@ class StrokeFile:
         return text + ",\n".join(rows) + "\n ]\n}\n"
 
     def save(self, path: str | os.PathLike) -> Path:
-        return atomic_write(path, self.to_json())
+        """Written atomically, and only a file `load` reads back: strokes edited out of range (or
+        a wrong size, brush or row) are refused here, with load's one-line error, not when the
+        file is opened later."""
+        text = self.to_json()
+        loads(text, f"{path} (not written)")
+        return atomic_write(path, text)
 
     def tensor(self):
         import torch
@@ -68,7 +73,10 @@ class StrokeFile:
 
 
 def _num(v: float) -> str:
-    s = f"{float(v):.6f}".rstrip("0").rstrip(".")
+    v = float(v)
+    if not math.isfinite(v):  # JSON's spelling, so that load names the number
+        return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+    s = f"{v:.6f}".rstrip("0").rstrip(".")
     return "0" if s in ("-0", "") else s
 
 

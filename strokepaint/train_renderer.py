@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from strokepaint import runtime, store
-from strokepaint.brush import Brush
+from strokepaint.brush import Brush, call
 from strokepaint.errors import Failure, UsageError
 from strokepaint.raster import rasterize
 from strokepaint.renderer import NeuralRenderer, RendererConfig
@@ -102,7 +102,7 @@ def _typed(key: str, value: str, current):
 # ---- data --------------------------------------------------------------------------------------
 def make_strokes(brush: Brush, n: int, gen: torch.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n sampled strokes: geometry [n, G] and their exact alpha maps as uint8 [n, size, size]."""
-    g = brush.sample(n, gen)
+    g = call(brush, "sample", n, gen)
     if not isinstance(g, torch.Tensor) or g.shape != (n, brush.n_geometry) or not bool(torch.isfinite(g).all()):
         shape = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
         raise Failure(f"brush {brush.name!r}: sampler returned {shape} or non-finite values, expected ({n}, {brush.n_geometry})")

@@ -212,10 +212,19 @@ class _Broken(Brush):
             d = d * float("nan")
         if self.mode == "shape":
             d = d[:, :1]
+        if self.mode == "raises":
+            raise ZeroDivisionError("a bug in the plugin")
         return d, torch.ones_like(x)
 
 
-@pytest.mark.parametrize("mode, message", [("nan", "NaN"), ("shape", "returned shape")])
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("nan", "NaN"),
+        ("shape", "returned shape"),
+        ("raises", r"brush 'broken': its sdf\(\) failed: ZeroDivisionError: a bug in the plugin"),
+    ],
+)
 def test_broken_plugin_rasterizer_is_reported(mode, message):
     with pytest.raises(Failure, match=message):
         make_strokes(_Broken(mode), 8, torch.Generator().manual_seed(0), 32)

@@ -39,6 +39,22 @@ def test_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "row, message",
+    [
+        ([1.5, 0.5, 0.1, 1, 0.2, 0.3, 0.4], "stroke 1: x = 1.5 is outside"),
+        ([0.5, 0.5, float("nan"), 1, 0.2, 0.3, 0.4], "stroke 1: r is nan"),
+        ([0.5, 0.5], "stroke 1: expected a list of 7"),
+    ],
+)
+def test_save_refuses_what_load_would(tmp_path, row, message):
+    """Strokes edited out of range (from the Python API) are refused when saved, not later on load."""
+    sf = strokefile.StrokeFile(64, 48, "circle", get_brush("circle").version, [[0.5, 0.5, 0.1, 1, 0.2, 0.3, 0.4], row])
+    with pytest.raises(UsageError, match=message):
+        sf.save(tmp_path / "a.strokes.json")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
     "change, message",
     [
         (lambda d: d.update(format="other"), "not a stroke file"),
