@@ -49,6 +49,12 @@ class AgentConfig:
     auto_steps: int = 30
 
     def __post_init__(self) -> None:
+        counts = (self.bundle, self.steps, self.width, self.critic_width, self.stages)
+        if min(counts) < 1 or self.resolution % 2**self.stages or self.resolution < 2**self.stages:
+            raise ValueError(
+                f"resolution {self.resolution}, stages {self.stages}, bundle {self.bundle}, steps {self.steps}, width {self.width}, "
+                f"critic_width {self.critic_width}: counts are at least 1 and the resolution a multiple of 2**stages (at least 2**stages)"
+            )
         if self.colours not in COLOURS:
             raise ValueError(f"colours={self.colours!r}: choose {' or '.join(COLOURS)}")
         if self.tile_steps < 0:

@@ -31,10 +31,13 @@ def _err(message: str) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
-def _interrupted(started: float, ckpt: Path, also: str = "") -> None:
+def _interrupted(started: float, ckpt: Path, out: Path | None = None, what: str = "") -> None:
     """The message of a training run stopped by Ctrl-C or SIGTERM: what it wrote, if anything."""
-    if ckpt.is_file() and ckpt.stat().st_mtime >= started:
-        _err(f"interrupted; wrote {also}{ckpt}: continue with --resume")
+    wrote = [f"{p}{what if p == out else ''}" for p in (out, ckpt) if p is not None and p.is_file() and p.stat().st_mtime >= started]
+    if out is not None and len(wrote) == 1:
+        _err(f"interrupted before the first update; wrote {ckpt} (nothing else): continue with --resume")
+    elif wrote:
+        _err(f"interrupted; wrote {' and '.join(wrote)}: continue with --resume")
     else:
         _err("interrupted before training began; nothing written")
 
@@ -207,20 +210,46 @@ def _setup(device: str, threads: int | None = None):
     return runtime.device(device)
 
 
-def _warn_set_on_resume(resume: bool, overrides: list[str] | None) -> None:
-    if resume and overrides:
-        _err_console().print("[yellow]warning:[/] --set is ignored with --resume: the run goes on with its saved settings", markup=True)
+def _warn_ignored_on_resume(ctx: typer.Context, resume: bool, names: tuple[str, ...]) -> None:
+    """With --resume the saved run's settings win: say which options given on the command line
+    are ignored."""
+    if not resume:
+        return
+    given = [
+        max(p.opts, key=len)
+        for p in ctx.command.params
+        if p.name in names and (src := ctx.get_parameter_source(p.name)) is not None and src.name == "COMMANDLINE"
+    ]
+    if given:
+        _err_console().print(
+            f"[yellow]warning:[/] {', '.join(given)} {'is' if len(given) == 1 else 'are'} ignored with --resume: "
+            "the run goes on with its saved settings",
+            markup=True,
+            highlight=False,
+        )
 
 
-def _weights_out(out: Path | None, brush: str, kind: str) -> Path:
+def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path | None] | None = None) -> Path:
     """Where train-brush / train-agent write: a .safetensors file (default: the user's data
-    folder), checked writable now rather than after an hour of training."""
+    folder), checked now rather than after an hour of training: its folder writable, not a folder
+    itself, not a file the run reads (`reads`: option -> path), and not a file that holds anything
+    but weights of this kind (a previous run's are replaced)."""
     from strokepaint import store
     from strokepaint.fsutil import check_writable
 
-    if out is not None and out.suffix != ".safetensors":
+    if out is not None and out.suffix.lower() != ".safetensors":
         raise UsageError(f"{out}: weights are written as safetensors; give a name ending in .safetensors")
     out = Path(out) if out else store.user_dir() / store.filename(brush, kind)
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; give a file name ending in .safetensors")
+    for option, path in (reads or {}).items():
+        if path is not None and path.exists() and out.exists() and out.resolve() == path.resolve():
+            raise UsageError(f"--out {out}: is also the {option} this run reads; give another name")
+    if out.exists():
+        held = store.kind_of(out)
+        if held != kind:
+            what = f"{held} weights" if held in store.KINDS else "something other than weights"
+            raise UsageError(f"--out {out}: holds {what}, not {kind} weights; give another name (or delete it)")
     check_writable(out.parent)
     return out
 
@@ -230,6 +259,7 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present,
 
 @app.command("train-brush")
 def train_brush(
+    ctx: typer.Context,
     name: Annotated[
         str, typer.Argument(metavar="NAME", help="Brush to train a neural renderer for (see `strokepaint brushes`).", show_default=False)
     ],
@@ -255,7 +285,7 @@ def train_brush(
         raise UsageError(f"--minutes {minutes}: must be above 0")
     if steps is not None and steps < 1:
         raise UsageError(f"--steps {steps}: must be at least 1")
-    _warn_set_on_resume(resume, overrides)
+    _warn_ignored_on_resume(ctx, resume, ("seed", "overrides"))
     if minutes is None and steps is None and not resume:  # (resumed: the saved run's budget)
         minutes = 60.0
     brush = get_brush(name)
@@ -269,7 +299,9 @@ def train_brush(
     model_keys = {f.name for f in fields(RendererConfig)}
     sets = overrides or []
     apply_overrides(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
-    apply_overrides(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys])
+    apply_overrides(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys], also=model_keys)
+    if train_cfg.pool * model_cfg.canvas**2 > 8 * 2**30 or train_cfg.batch * model_cfg.canvas**2 > 2**26:
+        raise UsageError("--set: pool or batch too large for memory: keep pool x canvas^2 under 8 GB and batch x canvas^2 under 64M")
     out = _weights_out(out, brush.name, "renderer")
     rank0 = int(os.environ.get("RANK", "0")) == 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -277,21 +309,21 @@ def train_brush(
     columns = [
         TextColumn(f"[bold]{brush.name}[/]"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("{task.fields[count]}"),
         TextColumn("{task.fields[stats]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
     console = _err_console()
     with Progress(*columns, console=console, disable=not rank0, transient=False) as bar:
-        task = bar.add_task("train", total=steps, stats="rasterizing the first strokes")
+        task = bar.add_task("train", total=steps, stats="rasterizing the first strokes", count=f"0/{steps} steps" if steps else "")
         logged = {"step": 0}
 
         def progress(step: int, total: int | None, info: dict) -> None:
             stats = f"loss {info['loss']:.5f}"
             if "rel_l2" in info:
                 stats += f"  val rel_l2 {info['rel_l2']:.4f}"
-            bar.update(task, completed=step, total=total, stats=stats)
+            bar.update(task, completed=step, total=total, stats=stats, count=f"{step}/{total} steps" if total else f"{step} steps")
             if not console.is_terminal and rank0 and step - logged["step"] >= train_cfg.val_every:
                 console.print(f"step {step}/{total or '?'}  {stats}", highlight=False)  # a log line when not on a terminal
                 logged["step"] = step
@@ -320,37 +352,70 @@ def train_brush(
             f"wrote {out}: rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} on {fid.get('strokes', train_cfg.eval_strokes):,} strokes, "
             f"{meta['steps']} steps in {float(meta['train_seconds']) / 60:.1f} min"
         )
-        _now_in_use(out, brush.name, "renderer", fid["rel_l2"])
+        _now_in_use(out, brush, "renderer")
 
 
-def _now_in_use(out: Path, brush: str, kind: str, rel_l2: float | None = None) -> None:
+def _now_in_use(out: Path, brush, kind: str, data: Path | None = None) -> None:
     """After training into the user's data folder: say that paint now uses these weights instead
-    of the shipped ones, and warn if a renderer measures worse than the shipped one."""
+    of the shipped ones, and warn if they measure worse: a renderer by its fidelity (rel_l2, as
+    measured after training), an agent by painting up to 8 photos of `data` at 128x128 with 200
+    strokes, alone, as `strokepaint eval` does."""
+    from strokepaint import store
+
+    if out.resolve() != (store.user_dir() / store.filename(brush.name, kind)).resolve():
+        return
+    shipped = store.shipped_dir() / store.filename(brush.name, kind)
+    note = f"`strokepaint paint --brush {brush.name}` now uses it"
+    worse = None
+    if shipped.is_file():
+        note += f" instead of the shipped {kind} (delete {out} to go back)"
+        worse = _worse_renderer(out, shipped) if kind == "renderer" else _worse_agent(out, shipped, brush, data)
+    if worse:
+        _err_console().print(f"[yellow]warning:[/] {worse}; {note}", markup=True, highlight=False)
+    else:
+        _err_console().print(note, highlight=False)
+
+
+def _worse_renderer(out: Path, shipped: Path) -> str | None:
     import json
 
     from strokepaint import store
 
-    if out.resolve() != (store.user_dir() / store.filename(brush, kind)).resolve():
-        return
-    shipped = store.shipped_dir() / store.filename(brush, kind)
-    note = f"`strokepaint paint --brush {brush}` now uses it"
-    if shipped.is_file():
-        note += f" instead of the shipped {kind} (delete {out} to go back)"
-        if rel_l2 is not None:
-            theirs = json.loads(store.load_weights(shipped, kind)[1].get("fidelity", "{}")).get("rel_l2")
-            if theirs is not None and rel_l2 > theirs:
-                _err_console().print(
-                    f"[yellow]warning:[/] it renders less faithfully than the shipped renderer (rel_l2 {rel_l2:.4f} against {theirs:.4f}); "
-                    f"{note}",
-                    markup=True,
-                    highlight=False,
-                )
-                return
-    _err_console().print(note, highlight=False)
+    ours, theirs = (json.loads(store.load_weights(p, "renderer")[1].get("fidelity", "{}")).get("rel_l2") for p in (out, shipped))
+    if ours is not None and theirs is not None and ours > theirs:
+        return f"it renders less faithfully than the shipped renderer (rel_l2 {ours:.4f} against {theirs:.4f})"
+    return None
+
+
+def _worse_agent(out: Path, shipped: Path, brush, data: Path | None) -> str | None:
+    from strokepaint import images
+    from strokepaint.engine import PaintConfig, Tools, run
+
+    pictures = []
+    for f in images.find(data) if data is not None else []:
+        try:
+            pictures.append(images.to_tensor(images.centre_crop(images.open_rgb(f), 128)))
+        except UsageError:
+            continue
+        if len(pictures) == 8:
+            break
+    if not pictures:
+        return None
+    cfg = PaintConfig(strokes=200, method="agent", refine=0, fit_colours=False)
+    mse = []
+    for path in (out, shipped):
+        t = Tools.load(brush.name, "cpu", agent_path=path)
+        errors = [float(((run(p, t.brush, t.renderer, cfg, t.actor).image() - p) ** 2).mean()) for p in pictures]
+        mse.append(sum(errors) / len(errors))
+    if mse[0] > mse[1]:
+        where = f"{len(pictures)} of the photos at 128 px, 200 strokes"
+        return f"it paints worse than the shipped agent (MSE {mse[0]:.5f} against {mse[1]:.5f} on {where})"
+    return None
 
 
 @app.command("train-agent")
 def train_agent(
+    ctx: typer.Context,
     brush_name: Annotated[str, typer.Option("--brush", help="Brush to train a painting agent for.")] = "bezier",
     data: Annotated[Path | None, typer.Option("--data", help="Folder of training photos (searched recursively).")] = None,
     strokes: Annotated[int, typer.Option("--strokes", help="Strokes per training episode (actions x bundle of 5).")] = 50,
@@ -388,7 +453,7 @@ def train_agent(
     if init is not None and resume:
         raise UsageError("give --init or --resume, not both: a resumed run continues from its checkpoint")
     if init is not None and not init.is_file():
-        raise UsageError(f"--init {init}: no such agent file")
+        raise UsageError(f"--init {init}: {'is a folder, not an agent file' if init.is_dir() else 'no such agent file'}")
     if minutes is not None and not minutes > 0:
         raise UsageError(f"--minutes {minutes}: must be above 0")
     if updates is not None and updates < 1:
@@ -401,7 +466,7 @@ def train_agent(
 
     if colours not in COLOURS:
         raise UsageError(f"--colours {colours}: choose {' or '.join(COLOURS)}")
-    _warn_set_on_resume(resume, overrides)
+    _warn_ignored_on_resume(ctx, resume, ("strokes", "reward", "colours", "seed", "overrides"))
     if minutes is None and updates is None:
         minutes = 60.0
     brush = get_brush(brush_name)
@@ -412,19 +477,22 @@ def train_agent(
     from strokepaint.train_agent import AgentTraining, train
     from strokepaint.train_renderer import apply_overrides
 
-    bundle = AgentConfig.bundle
-    if strokes < bundle or strokes % bundle:
-        raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")
-    cfg, tc = AgentConfig(steps=strokes // bundle, colours=colours), AgentTraining(reward=reward)  # tile settings follow the episode
     sets = overrides or []
     agent_keys = {f.name for f in fields(AgentConfig)}
-    apply_overrides(cfg, [kv for kv in sets if kv.partition("=")[0] in agent_keys])
-    apply_overrides(tc, [kv for kv in sets if kv.partition("=")[0] not in agent_keys])
+    agent_sets = [kv for kv in sets if kv.partition("=")[0] in agent_keys]
+    if any(kv.partition("=")[0] == "steps" for kv in agent_sets):
+        raise UsageError("--set steps: give the episode's length with --strokes (steps = strokes / bundle)")
+    bundle = apply_overrides(AgentConfig(), agent_sets).bundle
+    if strokes < bundle or strokes % bundle:
+        raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")
+    cfg = apply_overrides(AgentConfig(steps=strokes // bundle, colours=colours), agent_sets)  # tile settings follow the episode
+    tc = apply_overrides(AgentTraining(reward=reward), [kv for kv in sets if kv.partition("=")[0] not in agent_keys], also=agent_keys)
     if tc.batch * cfg.resolution**2 > 2**24 or tc.envs * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
         raise UsageError("batch, envs or replay too large for memory: keep batch x resolution^2 under 16M and the replay under 8 GB")
     model, _, _ = rnd.load(brush, renderer)
-    out = _weights_out(out, brush.name, "agent")
+    out = _weights_out(out, brush.name, "agent", {"--renderer": renderer, "--init": init})
     rank0 = int(os.environ.get("RANK", "0")) == 0
+    from rich import markup
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = _err_console()
@@ -446,7 +514,7 @@ def train_agent(
                 parts = [f"{k[4:]} {v:.5f}" for k, v in info.items() if k.startswith("val_") and k != "val_mse"]
                 stats += f" ({', '.join(parts)})"
                 bar.update(task, stats=stats)
-            bar.update(task, completed=done)
+            bar.update(task, completed=done, total=total)
             if not console.is_terminal and ("val_mse" in info or done - logged["update"] >= tc.validate_every):
                 console.print(f"update {done}/{total or '?'}  {stats}", highlight=False)
                 logged["update"] = done
@@ -467,10 +535,16 @@ def train_agent(
                 device=dev,
                 progress=progress,
                 init=init,
+                warn=lambda line: console.print(f"[yellow]warning:[/] {markup.escape(line)}", markup=True, highlight=False),
             )
         except KeyboardInterrupt:
             if rank0:
-                _interrupted(started, store.checkpoint_path(out), f"{out} (the best validated actor so far) and ")
+                _interrupted(started, store.checkpoint_path(out), out, " (the best validated actor so far)")
+                if out.is_file() and out.stat().st_mtime >= started:
+                    from strokepaint.train_agent import write_log
+
+                    write_log(out, store.load_weights(out, "agent")[1])
+                    _now_in_use(out, brush, "agent", data)
             sys.exit(130)
     if rank0 and meta:
         from strokepaint.train_agent import write_log
@@ -480,10 +554,10 @@ def train_agent(
             f"wrote {out}: the actor of update {meta['actor_update']}"
             f"{'' if meta['actor_source'] == 'actor' else ' (its ' + meta['actor_source'] + ')'}"
             f" (best validation mse {meta['val_mse']}) "
-            f"after {meta['updates']} updates, "
-            f"{float(meta['train_seconds']) / 60:.1f} min in all{_init_minutes(meta)}; log {log}, learning curve {curve}"
+            f"after {meta['updates']} update{'' if meta['updates'] == '1' else 's'}, "
+            f"{float(meta['train_seconds']) / 60:.1f} min of training{_init_minutes(meta)}; log {log}, learning curve {curve}"
         )
-        _now_in_use(out, brush.name, "agent")
+        _now_in_use(out, brush, "agent", data)
 
 
 def _init_minutes(meta: dict[str, str]) -> str:
@@ -838,7 +912,7 @@ def main() -> None:
             code = e.exit_code
         else:
             _debug_traceback()
-            _err(f"{type(e).__name__}: {e} (run with --debug for the traceback)")
+            _err(f"{type(e).__name__}: {e}" + ("" if _state["debug"] else " (for the traceback: strokepaint --debug COMMAND ...)"))
             code = 1
     sys.exit(code if isinstance(code, int) else 0)
 

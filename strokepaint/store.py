@@ -96,6 +96,26 @@ def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, st
     return tensors, metadata
 
 
+def kind_of(path: str | os.PathLike) -> str | None:
+    """The kind of weights an existing file holds ("renderer", "agent", "unknown"), or None when
+    it is not a safetensors file; reads only the header."""
+    import json
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > 100_000_000:
+                return None
+            header = json.loads(f.read(n))
+    except (OSError, ValueError, struct.error, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    meta = header.get("__metadata__") or {}
+    return str(meta.get("kind", "unknown")) if isinstance(meta, dict) else "unknown"
+
+
 def check_brush(path: str | os.PathLike, metadata: dict[str, str], brush) -> None:
     """Refuse weights made for another brush, brush version or parameter definition."""
     from strokepaint.errors import UsageError
@@ -128,8 +148,13 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     return atomic_write(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | os.PathLike, brush) -> dict:
-    """A checkpoint written by save_checkpoint for this brush; a one-line UsageError otherwise."""
+CHECKPOINT_KEYS = {"renderer": "model_cfg", "agent": "learner"}  # a key only that kind's checkpoints hold
+RESUME_WITH = {"renderer": "train-brush", "agent": "train-agent"}
+
+
+def load_checkpoint(path: str | os.PathLike, brush, kind: str) -> dict:
+    """A checkpoint written by save_checkpoint for this brush and kind of training; a one-line
+    UsageError otherwise."""
     import torch
 
     from strokepaint.errors import UsageError
@@ -141,6 +166,18 @@ def load_checkpoint(path: str | os.PathLike, brush) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same user error
         raise UsageError(f"{path}: unreadable checkpoint ({type(e).__name__}); start without --resume") from None
-    if not isinstance(state, dict) or state.get("brush") != brush.name or state.get("schema") != brush.schema_hash():
-        raise UsageError(f"{path}: checkpoint is for another brush or parameter definition")
+    if not isinstance(state, dict):
+        raise UsageError(f"{path}: not a strokepaint checkpoint; start without --resume")
+    other = next((k for k, key in CHECKPOINT_KEYS.items() if key in state), None)
+    if other is None:
+        raise UsageError(f"{path}: not a strokepaint checkpoint; start without --resume")
+    if other != kind:
+        raise UsageError(
+            f"{path}: checkpoint of {other} training (resume it with `strokepaint {RESUME_WITH[other]}`), not of {kind} training; "
+            "start without --resume or give another --out"
+        )
+    if state.get("brush") != brush.name:
+        raise UsageError(f"{path}: checkpoint of brush {state.get('brush')!r}, not {brush.name!r}")
+    if state.get("schema") != brush.schema_hash():
+        raise UsageError(f"{path}: checkpoint made for a different parameter definition of {brush.name}; start without --resume")
     return state

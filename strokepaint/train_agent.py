@@ -148,20 +148,24 @@ class Targets:
 
         files = images.find(folder)
         self.pictures: list[torch.Tensor] = []
-        self.skipped = 0
+        self.unreadable: list[str] = []  # one line per file left out: its name and the problem
         for f in files:
             try:
                 img = images.open_rgb(f)
-            except UsageError:
-                self.skipped += 1
+            except UsageError as e:
+                self.unreadable.append(str(e))
                 continue
             w, h = img.size
             s = keep_side / min(w, h)
             if s < 1:
                 img = img.resize((max(1, round(w * s)), max(1, round(h * s))))
             self.pictures.append((images.to_tensor(img) * 255).round().to(torch.uint8))
+        if not files:
+            kinds = ", ".join(sorted(images.EXTENSIONS))
+            raise UsageError(f"--data {folder}: no readable images: no image files in it or its subfolders ({kinds})")
         if not self.pictures:
-            raise UsageError(f"{folder}: no readable images ({len(files)} files found, {self.skipped} unreadable)")
+            first = self.unreadable[0]
+            raise UsageError(f"--data {folder}: no readable images: none of its {len(files)} image files can be read ({first})")
         self.resolution, self.gen = resolution, gen
 
     def sample(self, n: int, gen: random.Random | None = None) -> torch.Tensor:
@@ -457,6 +461,7 @@ def train(
     device: torch.device | None = None,
     progress=None,
     init: str | Path | None = None,
+    warn=None,
 ) -> dict:
     """Train (or resume) an agent for `brush` on photos under `data`; writes the actor to `out`.
 
@@ -467,7 +472,8 @@ def train(
     Budget: `updates` (deterministic for a seed) or `minutes` of this run. Checkpoints (atomic) go
     to `<out>.ckpt` every `tc.checkpoint_minutes`, on Ctrl-C and on SIGTERM (which also write the
     agent so far to `out`, then raise KeyboardInterrupt); the replay buffer is not saved, a resumed
-    run refills it with the current actor. `progress(update, total, info)`.
+    run refills it with the current actor. `progress(update, total, info)` (total: where this run's `updates` end); `warn(line)` hears of
+    photos that cannot be read (left out).
     """
     import signal
     import time
@@ -479,7 +485,7 @@ def train(
     ckpt_file = store.checkpoint_path(out)
     state = None
     if resume:
-        state = store.load_checkpoint(ckpt_file, brush)
+        state = store.load_checkpoint(ckpt_file, brush, "agent")
         cfg, tc = AgentConfig.from_json(state["config"]), AgentTraining(**json.loads(state["training"]))
         seed = int(state["seed"])
     cfg = copy.copy(cfg) if cfg else AgentConfig()  # (the caller's stays as it was)
@@ -527,6 +533,9 @@ def train(
     stream = seed * 1000 + rank + 7919 * done  # a fresh stream per rank and per resumed run
     rng, gen = random.Random(stream), torch.Generator().manual_seed(stream)
     targets = Targets(data, cfg.resolution, rng)
+    if targets.unreadable and warn and rank == 0:
+        shown = "; ".join(targets.unreadable[:3]) + ("; ..." if len(targets.unreadable) > 3 else "")
+        warn(f"--data {data}: {len(targets.unreadable)} of {len(targets.unreadable) + len(targets.pictures)} image files left out: {shown}")
     val_targets = targets.sample(tc.val_images, random.Random(VAL_SEED)).to(device)
     replay = Replay(tc.replay, cfg.resolution)
     n, r, T = tc.envs, cfg.resolution, cfg.steps
@@ -622,7 +631,7 @@ def train(
                 info.update(validate())
                 history.append({"update": done, "seconds": round(time.monotonic() - start, 1), **info})
             if progress and rank == 0:
-                progress(done, updates, info)
+                progress(done, None if updates is None else first + updates, info)
             if time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60:
                 elapsed = time.monotonic() - start
                 save_checkpoint()
@@ -666,7 +675,8 @@ def train(
             **origin,
             **config_json(cfg, tc),
         }
-        store.save_weights(out, chosen["actor"] if chosen else learner.actor.state_dict(), meta)
+        if done > 0 or not interrupted:  # stopped before its first update: the actor is untrained (or the --init one)
+            store.save_weights(out, chosen["actor"] if chosen else learner.actor.state_dict(), meta)
     if interrupted:
         raise KeyboardInterrupt
     if world > 1:

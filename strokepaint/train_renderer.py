@@ -54,15 +54,16 @@ class TrainConfig:
             raise ValueError(f"batch {self.batch}, pool_start {self.pool_start}, pool {self.pool}: need batch <= pool_start <= pool")
 
 
-def apply_overrides(obj, pairs: list[str]):
+def apply_overrides(obj, pairs: list[str], also: set[str] = frozenset()):
     """`key=value` strings onto a dataclass (values parsed as JSON, else kept as strings), each of
     the type of the setting it replaces and not negative where that is not; then the config's own
-    checks (`__post_init__`). Any problem is a one-line UsageError naming the setting."""
+    checks (`__post_init__`). Any problem is a one-line UsageError naming the setting; an unknown
+    key's lists the valid ones (this config's and `also`, the other config's of the command)."""
     names = {f.name for f in fields(obj)}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or key not in names:
-            raise UsageError(f"--set {pair}: expected key=value with key one of {', '.join(sorted(names))}")
+            raise UsageError(f"--set {pair}: expected key=value with key one of {', '.join(sorted(names | set(also)))}")
         setattr(obj, key, _typed(key, value, getattr(obj, key)))
     if hasattr(obj, "__post_init__"):
         try:
@@ -208,7 +209,7 @@ def train(
     ckpt_file = store.checkpoint_path(out)
     state = None
     if resume:
-        state = store.load_checkpoint(ckpt_file, brush)
+        state = store.load_checkpoint(ckpt_file, brush, "renderer")
         model_cfg = RendererConfig.from_json(state["model_cfg"])
         tc = TrainConfig(**json.loads(state["train_cfg"]))
         seed = int(state["seed"])

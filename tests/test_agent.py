@@ -153,6 +153,38 @@ def test_an_interrupted_run_writes_the_agent_so_far_and_a_checkpoint_to_resume(t
     assert meta["updates"] == "5"
 
 
+def test_a_run_interrupted_before_its_first_update_writes_no_agent(tmp_path, monkeypatch):
+    """An untrained actor must not replace the agent at --out (by default the one paint uses)."""
+    from strokepaint.train_agent import Learner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Learner, "update", interrupted)
+    b = get_brush("bezier")
+    out = tmp_path / "agent.safetensors"
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(b, NeuralRenderer(b, TINY_RENDERER).eval(), _photos(tmp_path / "photos"), out, updates=10, cfg=TINY, tc=tc)
+    assert not out.exists() and store.checkpoint_path(out).is_file()
+
+
+def test_a_checkpoint_of_the_other_training_or_brush_is_refused(tmp_path):
+    b = get_brush("circle")
+    store.save_checkpoint(tmp_path / "r.ckpt", {"model_cfg": "{}", "brush": "circle", "schema": b.schema_hash()})
+    with pytest.raises(UsageError, match="checkpoint of renderer training .*train-brush"):
+        store.load_checkpoint(tmp_path / "r.ckpt", b, "agent")
+    store.save_checkpoint(tmp_path / "a.ckpt", {"learner": {}, "brush": "line", "schema": "x"})
+    with pytest.raises(UsageError, match="checkpoint of brush 'line', not 'circle'"):
+        store.load_checkpoint(tmp_path / "a.ckpt", b, "agent")
+
+
+@pytest.mark.parametrize("setting", [{"resolution": 0}, {"resolution": 24}, {"width": 0}, {"stages": 0}, {"bundle": 0}, {"steps": 0}])
+def test_network_settings_out_of_range_are_refused(setting):
+    with pytest.raises(ValueError, match="at least 1"):
+        AgentConfig(**setting)
+
+
 def test_no_readable_images(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "x.jpg").write_text("nope")
@@ -366,10 +398,10 @@ def test_a_run_from_another_agent_starts_from_its_actor_and_first_trains_the_cri
     assert tensors.keys() == start.keys() and all(torch.equal(tensors[k], start[k]) for k in start)  # the actor waited
     init = json.loads(meta["init"])
     assert init["file"] == first.name and init["updates"] == "2"
-    ckpt = store.load_checkpoint(store.checkpoint_path(out), b)
+    ckpt = store.load_checkpoint(store.checkpoint_path(out), b, "agent")
     assert json.loads(ckpt["init"])["file"] == first.name  # a resumed run still knows
     meta = train(b, rnd, photos, out, updates=2, resume=True)  # past the warm-up: now the actor learns
-    ckpt = store.load_checkpoint(store.checkpoint_path(out), b)
+    ckpt = store.load_checkpoint(store.checkpoint_path(out), b, "agent")
     assert any(not torch.equal(ckpt["learner"]["actor"][k], start[k]) for k in start)
     assert json.loads(meta["init"])["file"] == first.name
     third = tmp_path / "third.agent.safetensors"  # a chain: its training time adds up over both

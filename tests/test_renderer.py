@@ -258,3 +258,9 @@ def test_unknown_kind_of_weights_refused(tmp_path):
 
 def test_every_builtin_has_a_shipped_renderer():
     assert SHIPPED == ["bezier", "line", "circle", "triangle"], f"shipped: {SHIPPED}"
+
+
+@pytest.mark.parametrize("setting", [{"canvas": 0}, {"hidden": 0}, {"min_box": 0.0}, {"last_kernel": 2}])
+def test_renderer_settings_out_of_range_are_refused(setting):
+    with pytest.raises(ValueError, match="canvas is at least 16 px"):
+        RendererConfig(**setting)

@@ -34,14 +34,17 @@ def test_train_writes_agent_log_and_curve_then_resumes(cli, tmp_path, photos):
     out = tmp_path / "a.agent.safetensors"
     r = cli("train-agent", "--brush", "circle", "--data", str(photos), "--updates", "4", "--out", str(out), *TINY)
     assert r.returncode == 0, r.stderr
+    assert "warning: --data" in r.stderr and "1 of 4 image files left out" in r.stderr and "broken.jpg" in r.stderr
     meta = store.load_weights(out, "agent")[1]
     assert meta["updates"] == "4" and meta["brush"] == "circle"
     assert json.loads(meta["config"])["steps"] == 4  # 20 strokes = 4 bundles of 5
     assert (tmp_path / "a.agent.safetensors.log.jsonl").read_text().count("\n") == 3  # updates 0, 2, 4
     assert (tmp_path / "a.agent.safetensors.curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    r = cli("train-agent", "--brush", "circle", "--data", str(photos), "--updates", "2", "--out", str(out), "--resume", *TINY)
+    r = cli("train-agent", "--brush", "circle", "--data", str(photos), "--updates", "2", "--out", str(out), "--resume", "--reward", "wgan")
     assert r.returncode == 0, r.stderr
-    assert store.load_weights(out, "agent")[1]["updates"] == "6"  # resumed runs add up
+    assert "--reward is ignored with --resume" in r.stderr
+    meta = store.load_weights(out, "agent")[1]
+    assert meta["updates"] == "6" and json.loads(meta["training"])["reward"] == "log"  # resumed runs add up, with their settings
     r = cli("brushes", "--json", env={"STROKEPAINT_HOME": str(tmp_path)})
     assert r.returncode == 0
 
@@ -91,3 +94,29 @@ def test_bad_input_is_one_line(cli, tmp_path, photos, args, message):
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["renderer", "text", "folder"])
+def test_an_out_that_would_lose_a_file_is_refused_before_training(cli, tmp_path, photos, case):
+    renderer = tmp_path / "r.safetensors"
+    renderer.write_bytes(store.find("circle", "renderer")[0].read_bytes())
+    out = {"renderer": renderer, "text": tmp_path / "notes.safetensors", "folder": tmp_path / "d.safetensors"}[case]
+    if case == "text":
+        out.write_text("my notes")
+    if case == "folder":
+        out.mkdir()
+    before = out.read_bytes() if out.is_file() else None
+    args = ["--data", str(photos), "--updates", "1", "--renderer", str(renderer), "--out", str(out), *TINY]
+    r = cli("train-agent", "--brush", "circle", *args)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert {"renderer": "is also the --renderer", "text": "holds something other than weights", "folder": "is a folder"}[case] in r.stderr
+    assert before is None or out.read_bytes() == before
+    assert not store.checkpoint_path(out).exists()
+
+
+def test_an_agent_trained_into_the_data_folder_is_compared_with_the_shipped_one(cli, tmp_path, photos):
+    home = tmp_path / "home"
+    r = cli("train-agent", "--brush", "circle", "--data", str(photos), "--updates", "2", *TINY, env={"STROKEPAINT_HOME": str(home)})
+    assert r.returncode == 0, r.stderr
+    assert "warning: it paints worse than the shipped agent" in r.stderr  # two updates of a tiny network
+    assert "now uses it instead of the shipped agent" in r.stderr and (home / "circle.agent.safetensors").is_file()
