@@ -14,17 +14,30 @@ On 128-px pictures the engine never makes tiles below 16 px, so several `tile_st
 same plan and tie; pairs within 1 % of the best tie. Ties are broken on a big photo (`--big`,
 default MATE `Aqua.jpg`, a training photo, resized to 1280 px wide, 4,000 strokes, the agent
 alone), where they give different tiles: of the tied values that give the big photo's best plan,
-the largest (fewer, larger tiles elsewhere too). Check big pictures' seams with
-`benchmarks/paint_targets.py --big-only` before shipping what it writes.
+the largest (fewer, larger tiles elsewhere too).
+
+Seams: `later_step` values within 2 % of the best MSE (`--seam-band`) tie as well, and of them
+the script keeps the one whose big paintings show their tiles' borders least: each paints three
+big photos (`--seams`, default MATE Aqua, Storm and LadyBird, training photos, resized and
+centre-cropped to 1280x851 as paint_targets.py does) with 4,000 strokes as `paint` paints them
+with the agent (refined), and the worst ratio over them of the MSE within 4 px of the finest
+tiles' borders to the MSE elsewhere counts (engine.md: the target is 1.2; the script warns above
+`--seam-limit`). On 128-px pictures later passes lay most strokes on a blank-ish canvas; on big
+photos they lay most of them over earlier passes, so the step they start at shows there. The
+ratios move by ~0.02 with the number of threads (rounding): measure with the threads `paint`
+uses (2 here).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+MATE = Path("/usr/share/backgrounds/mate/nature")
 
 
 def main() -> None:
@@ -34,11 +47,17 @@ def main() -> None:
     ap.add_argument("--brush", default="bezier")
     ap.add_argument("--strokes", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--big", type=Path, default=Path("/usr/share/backgrounds/mate/nature/Aqua.jpg"), help="photo that breaks ties")
+    ap.add_argument("--big", type=Path, default=MATE / "Aqua.jpg", help="photo that breaks ties")
+    seams = [MATE / f"{n}.jpg" for n in ("Aqua", "Storm", "LadyBird")]
+    ap.add_argument("--seams", type=Path, nargs="+", default=seams, help="big photos whose seams are checked")
+    ap.add_argument("--seam-band", type=float, default=0.02, help="later_steps this close to the best MSE tie")
+    ap.add_argument("--seam-limit", type=float, default=1.2, help="border/elsewhere MSE ratio above which it warns")
     ap.add_argument("--write", action="store_true", help="store the best pair in the agent's metadata")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
+    from paint_targets import big_photo
+
     from strokepaint import images
     from strokepaint.engine import PaintConfig, Tools, run
     from strokepaint.errors import UsageError
@@ -47,6 +66,8 @@ def main() -> None:
         tools = Tools.load(a.brush, "cpu", agent_path=a.agent)
         pictures = [images.centre_crop(images.open_rgb(f), 128) for f in images.find(a.images)]
         big = images.open_rgb(a.big)
+        with tempfile.TemporaryDirectory() as tmp:  # as engine_ab.py --photo and paint_targets.py crop them
+            seam_photos = [images.load(big_photo(f, Path(tmp) / f"{i}.jpg")) for i, f in enumerate(a.seams)]
     except UsageError as e:
         raise SystemExit(f"error: {e}") from None
     if not pictures or tools.actor is None:
@@ -69,9 +90,18 @@ def main() -> None:
             seconds = (time.perf_counter() - t0) / len(targets)
             print(f"tile_steps {ts:3d}  later_step {ls:3d}  MSE {results[ts, ls]:.5f}  ({seconds:.2f} s/picture)", flush=True)
     low = min(results.values())
-    tied = [k for k, v in results.items() if v <= low * 1.01]
-    ls = min(tied, key=lambda k: results[k])[1]  # the best later_step
-    ts = _break_ties(sorted(k[0] for k in tied if k[1] == ls), ls, big, tools, cfg)
+    best_of = {ls: min(v for k, v in results.items() if k[1] == ls) for ls in laters}
+    band = [ls for ls in sorted(laters, key=best_of.get) if best_of[ls] <= low * (1 + a.seam_band)]
+    checked: dict[int, tuple[int, float]] = {}
+    for ls in band:  # later_steps that tie on 128-px pictures: the one with the fewest seams
+        tied = sorted(k[0] for k, v in results.items() if k[1] == ls and v <= best_of[ls] * 1.01)
+        ts = _break_ties(tied, ls, big, tools, cfg)
+        checked[ls] = ts, _seams(seam_photos, tools, cfg, ts, ls)
+        print(f"seams: tile_steps {ts}, later_step {ls}: worst border/elsewhere {checked[ls][1]:.3f}", flush=True)
+    ls = min(checked, key=lambda k: checked[k][1])
+    if checked[ls][1] > a.seam_limit:
+        print(f"warning: the seams show (ratio {checked[ls][1]:.3f} > {a.seam_limit}) with every later_step in the band")
+    ts = checked[ls][0]
     best = results[ts, ls]
     print(f"best: tile_steps {ts}, later_step {ls}: MSE {best:.5f} (lowest {low:.5f})")
     if a.write:
@@ -109,6 +139,25 @@ def _break_ties(candidates: list[int], later: int, photo, tools, cfg) -> int:
         scores[key] = float(((run(target, tools.brush, tools.renderer, paint_cfg, tools.actor).image() - target) ** 2).mean())
         print(f"tie on the big photo ({w}x{h}): tile_steps {group}: {key[0][-1]} finest tiles, MSE {scores[key]:.5f}", flush=True)
     return max(plans[min(scores, key=scores.get)])
+
+
+def _seams(photos, tools, cfg, ts: int, ls: int) -> float:
+    """The worst ratio, over `photos`, of the MSE within 4 px of the finest tiles' borders to the
+    MSE elsewhere, each painted with 4,000 strokes as `paint` paints with the agent (refined)."""
+    from paint_targets import border_errors
+
+    from strokepaint.engine import PaintConfig, plan_for, run
+
+    cfg.tile_steps, cfg.later_step = ts, ls
+    paint_cfg = PaintConfig(strokes=4000, method="agent")
+    worst = 0.0
+    for target in photos:
+        p = run(target, tools.brush, tools.renderer, paint_cfg, tools.actor)
+        err = ((p.image() - target) ** 2).mean(0).numpy()
+        passes, _ = plan_for(paint_cfg, tools.actor, p.width, p.height)
+        near, rest = border_errors(err, passes[-1])
+        worst = max(worst, near / rest)
+    return worst
 
 
 if __name__ == "__main__":
