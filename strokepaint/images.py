@@ -82,11 +82,19 @@ def load(path: str | os.PathLike, max_pixels: int = MAX_PIXELS):
 
 
 def find(folder: str | os.PathLike) -> list[Path]:
-    """Image files under a folder, recursively, by extension, sorted."""
+    """Image files under a folder, recursively (linked folders too, each once), by extension, sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    found, seen = [], set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree, or a second link to the same folder
+            dirs.clear()
+            continue
+        seen.add(real)
+        found += [Path(root) / f for f in files if Path(f).suffix.lower() in EXTENSIONS and (Path(root) / f).is_file()]
+    return sorted(found)
 
 
 def centre_crop(img, size: int):

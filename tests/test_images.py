@@ -69,3 +69,13 @@ def test_find_and_centre_crop(tmp_path):
     assert [p.name for p in images.find(tmp_path)] == ["a.JPG"]
     crop = images.centre_crop(images.open_rgb(tmp_path / "sub" / "a.JPG"), 16)
     assert crop.size == (16, 16)
+
+
+def test_find_follows_linked_folders_once(tmp_path):
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "elsewhere" / "b.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "photos" / "sub" / "a.png")
+    (tmp_path / "photos" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "photos" / "sub" / "loop").symlink_to(tmp_path / "photos", target_is_directory=True)  # a loop
+    assert [p.relative_to(tmp_path / "photos").as_posix() for p in images.find(tmp_path / "photos")] == ["linked/b.png", "sub/a.png"]
