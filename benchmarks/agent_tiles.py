@@ -16,16 +16,16 @@ default MATE `Aqua.jpg`, a training photo, resized to 1280 px wide, 4,000 stroke
 alone), where they give different tiles: of the tied values that give the big photo's best plan,
 the largest (fewer, larger tiles elsewhere too).
 
-Seams: `later_step` values within 2 % of the best MSE (`--seam-band`) tie as well, and of them
-the script keeps the one whose big paintings show their tiles' borders least: each paints three
-big photos (`--seams`, default MATE Aqua, Storm and LadyBird, training photos, resized and
-centre-cropped to 1280x851 as paint_targets.py does) with 4,000 strokes as `paint` paints them
-with the agent (refined), and the worst ratio over them of the MSE within 4 px of the finest
-tiles' borders to the MSE elsewhere counts (engine.md: the target is 1.2; the script warns above
-`--seam-limit`). On 128-px pictures later passes lay most strokes on a blank-ish canvas; on big
-photos they lay most of them over earlier passes, so the step they start at shows there. The
-ratios move by ~0.02 with the number of threads (rounding): measure with the threads `paint`
-uses (2 here).
+Big photos: `later_step` values within 2 % of the best MSE (`--seam-band`) tie as well, and the
+tie is decided on three big photos (`--seams`, default MATE Aqua, Storm and LadyBird, training
+photos, resized and centre-cropped to 1280x851 as paint_targets.py does), each painted with 4,000
+strokes as `paint` paints them with the agent (refined): on 128-px pictures later passes lay their
+strokes on a canvas the first pass barely covered, on big photos over earlier passes, so the step
+they start at shows there. Of the tied values whose tiles' borders do not show (the worst ratio
+of the MSE within 4 px of the finest tiles' borders to the MSE elsewhere at most `--seam-limit`,
+1.2, the engine's target), the one with the lowest mean MSE on the big photos is kept; if none,
+the one with the fewest seams, with a warning. The ratios move by ~0.02 with the number of
+threads (rounding): measure with the threads `paint` uses (2 here).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> None:
     seams = [MATE / f"{n}.jpg" for n in ("Aqua", "Storm", "LadyBird")]
     ap.add_argument("--seams", type=Path, nargs="+", default=seams, help="big photos whose seams are checked")
     ap.add_argument("--seam-band", type=float, default=0.02, help="later_steps this close to the best MSE tie")
-    ap.add_argument("--seam-limit", type=float, default=1.2, help="border/elsewhere MSE ratio above which it warns")
+    ap.add_argument("--seam-limit", type=float, default=1.2, help="largest border/elsewhere MSE ratio accepted")
     ap.add_argument("--write", action="store_true", help="store the best pair in the agent's metadata")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -92,14 +92,16 @@ def main() -> None:
     low = min(results.values())
     best_of = {ls: min(v for k, v in results.items() if k[1] == ls) for ls in laters}
     band = [ls for ls in sorted(laters, key=best_of.get) if best_of[ls] <= low * (1 + a.seam_band)]
-    checked: dict[int, tuple[int, float]] = {}
-    for ls in band:  # later_steps that tie on 128-px pictures: the one with the fewest seams
+    checked: dict[int, tuple[int, float, float]] = {}  # later_step -> tile_steps, worst seam ratio, big photos' MSE
+    for ls in band:  # later_steps that tie on 128-px pictures: decided on big photos
         tied = sorted(k[0] for k, v in results.items() if k[1] == ls and v <= best_of[ls] * 1.01)
         ts = _break_ties(tied, ls, big, tools, cfg)
-        checked[ls] = ts, _seams(seam_photos, tools, cfg, ts, ls)
-        print(f"seams: tile_steps {ts}, later_step {ls}: worst border/elsewhere {checked[ls][1]:.3f}", flush=True)
-    ls = min(checked, key=lambda k: checked[k][1])
-    if checked[ls][1] > a.seam_limit:
+        checked[ls] = ts, *_seams(seam_photos, tools, cfg, ts, ls)
+        ratio, mse = checked[ls][1:]
+        print(f"big photos: tile_steps {ts}, later_step {ls}: MSE {mse:.6f}, border ratio {ratio:.3f}", flush=True)
+    clean = [k for k in checked if checked[k][1] <= a.seam_limit]
+    ls = min(clean, key=lambda k: checked[k][2]) if clean else min(checked, key=lambda k: checked[k][1])
+    if not clean:
         print(f"warning: the seams show (ratio {checked[ls][1]:.3f} > {a.seam_limit}) with every later_step in the band")
     ts = checked[ls][0]
     best = results[ts, ls]
@@ -141,23 +143,24 @@ def _break_ties(candidates: list[int], later: int, photo, tools, cfg) -> int:
     return max(plans[min(scores, key=scores.get)])
 
 
-def _seams(photos, tools, cfg, ts: int, ls: int) -> float:
-    """The worst ratio, over `photos`, of the MSE within 4 px of the finest tiles' borders to the
-    MSE elsewhere, each painted with 4,000 strokes as `paint` paints with the agent (refined)."""
+def _seams(photos, tools, cfg, ts: int, ls: int) -> tuple[float, float]:
+    """(the worst ratio over `photos` of the MSE within 4 px of the finest tiles' borders to the
+    MSE elsewhere, their mean MSE), each painted with 4,000 strokes as `paint` paints with the
+    agent (refined)."""
     from paint_targets import border_errors
 
     from strokepaint.engine import PaintConfig, plan_for, run
 
     cfg.tile_steps, cfg.later_step = ts, ls
     paint_cfg = PaintConfig(strokes=4000, method="agent")
-    worst = 0.0
+    worst, mse = 0.0, []
     for target in photos:
         p = run(target, tools.brush, tools.renderer, paint_cfg, tools.actor)
         err = ((p.image() - target) ** 2).mean(0).numpy()
         passes, _ = plan_for(paint_cfg, tools.actor, p.width, p.height)
         near, rest = border_errors(err, passes[-1])
-        worst = max(worst, near / rest)
-    return worst
+        worst, mse = max(worst, near / rest), [*mse, float(err.mean())]
+    return worst, sum(mse) / len(mse)
 
 
 if __name__ == "__main__":
