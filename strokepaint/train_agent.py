@@ -471,9 +471,10 @@ def train(
 
     Budget: `updates` (deterministic for a seed) or `minutes` of this run. Checkpoints (atomic) go
     to `<out>.ckpt` every `tc.checkpoint_minutes`, on Ctrl-C and on SIGTERM (which also write the
-    agent so far to `out`, then raise KeyboardInterrupt); the replay buffer is not saved, a resumed
-    run refills it with the current actor. `progress(update, total, info)` (total: where this run's `updates` end); `warn(line)` hears of
-    photos that cannot be read (left out).
+    agent so far to `out` once there has been an update, then raise KeyboardInterrupt); the replay
+    buffer is not saved, a resumed run refills it with the current actor. `progress(update, total,
+    info)`, total being where this run's `updates` end; `warn(line)` hears of photos that cannot
+    be read (left out).
     """
     import signal
     import time
