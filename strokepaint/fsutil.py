@@ -38,11 +38,17 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
 
 
 def check_writable(folder: str | os.PathLike) -> None:
-    """Fail now, before any work, if files cannot be written in `folder` (created if missing)."""
+    """Fail now, before any work, if files cannot be written in `folder`. A missing folder is not
+    created here (a run that fails leaves no empty folder): the nearest folder above it that
+    exists must take a probe file, and the rest is created when the first file is written."""
     folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{folder}: {existing} is a file, not a folder; choose another output path")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".strokepaint.", suffix=".probe", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".strokepaint.", suffix=".probe", dir=existing)
     except OSError as e:
         raise UsageError(f"{folder}: cannot write files there ({e.strerror}); choose another output path") from None
     os.close(fd)
@@ -55,5 +61,5 @@ def check_outputs(paths) -> None:
     for p in paths:
         if p.is_dir():
             raise UsageError(f"{p}: is a folder; give a file name")
-    for folder in dict.fromkeys(p.parent for p in paths):  # (created if missing)
+    for folder in dict.fromkeys(p.parent for p in paths):  # (created when written)
         check_writable(folder)

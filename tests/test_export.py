@@ -159,3 +159,17 @@ def test_readme_demo_exports(tmp_path, cli):
     r = cli("export", str(demo), "--svg", str(tmp_path / "demo.svg"), "--png", str(tmp_path / "demo.png"), "--width", "320")
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "demo.png").size == (320, 200)
+
+
+def test_output_folders_are_checked_without_being_created(tmp_path):
+    """A run that fails after the check leaves no empty folder; a file in the way is named."""
+    from strokepaint.errors import UsageError
+    from strokepaint.fsutil import atomic_write, check_writable
+
+    check_writable(tmp_path / "new" / "deeper")
+    assert not (tmp_path / "new").exists() and not list(tmp_path.iterdir())  # no probe left either
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(UsageError, match="notes.txt is a file, not a folder"):
+        check_writable(tmp_path / "notes.txt" / "out")
+    atomic_write(tmp_path / "new" / "deeper" / "a.txt", "written")  # the folders come with the first file
+    assert (tmp_path / "new" / "deeper" / "a.txt").read_text() == "written"
