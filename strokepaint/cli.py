@@ -388,8 +388,7 @@ def _worse_renderer(out: Path, shipped: Path) -> str | None:
 
 
 def _worse_agent(out: Path, shipped: Path, brush, data: Path | None) -> str | None:
-    from strokepaint import images
-    from strokepaint.engine import PaintConfig, Tools, run
+    from strokepaint import engine, images
 
     pictures = []
     for f in images.find(data) if data is not None else []:
@@ -401,12 +400,11 @@ def _worse_agent(out: Path, shipped: Path, brush, data: Path | None) -> str | No
             break
     if not pictures:
         return None
-    cfg = PaintConfig(strokes=200, method="agent", refine=0, fit_colours=False)
     mse = []
-    for path in (out, shipped):
-        t = Tools.load(brush.name, "cpu", agent_path=path)
-        errors = [float(((run(p, t.brush, t.renderer, cfg, t.actor).image() - p) ** 2).mean()) for p in pictures]
-        mse.append(sum(errors) / len(errors))
+    for path in (out, shipped):  # the agent alone, as `strokepaint eval --method agent --refine 0 --no-colour-fit`
+        tools = engine.Tools.load(brush.name, "cpu", agent_path=path)
+        paintings = [engine.paint(p, 200, tools=tools, method="agent", refine=0, fit_colours=False).image() for p in pictures]
+        mse.append(sum(float(((q - p) ** 2).mean()) for q, p in zip(paintings, pictures)) / len(pictures))
     if mse[0] > mse[1]:
         where = f"{len(pictures)} of the photos at 128 px, 200 strokes"
         return f"it paints worse than the shipped agent (MSE {mse[0]:.5f} against {mse[1]:.5f} on {where})"
