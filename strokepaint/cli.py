@@ -476,11 +476,11 @@ def train_agent(
     from strokepaint.train_renderer import apply_overrides
 
     sets = overrides or []
-    agent_keys = {f.name for f in fields(AgentConfig)}
+    agent_keys = {f.name for f in fields(AgentConfig)} - {"params", "roles"}  # (those two come from the brush)
     agent_sets = [kv for kv in sets if kv.partition("=")[0] in agent_keys]
     if any(kv.partition("=")[0] == "steps" for kv in agent_sets):
         raise UsageError("--set steps: give the episode's length with --strokes (steps = strokes / bundle)")
-    bundle = apply_overrides(AgentConfig(), agent_sets).bundle
+    bundle = apply_overrides(AgentConfig(steps=max(1, strokes // AgentConfig.bundle)), agent_sets).bundle
     if strokes < bundle or strokes % bundle:
         raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")
     cfg = apply_overrides(AgentConfig(steps=strokes // bundle, colours=colours), agent_sets)  # tile settings follow the episode

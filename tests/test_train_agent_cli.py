@@ -77,6 +77,7 @@ def test_torchrun_two_processes_agree(tmp_path, photos):
         (["--data", "PHOTOS", "--set", "batch=100000", "--set", "replay=100000"], "too large for memory"),
         (["--data", "PHOTOS", "--set", "batch=64", "--set", "replay=32"], "more than the replay buffer"),
         (["--data", "PHOTOS", "--set", "gamma=2"], "gamma from 0 to 1"),
+        (["--data", "PHOTOS", "--set", "params=3"], "expected key=value"),  # set from the brush, not by hand
         (["--data", "PHOTOS", "--renderer", "OTHER"], "brush"),
         (["--data", "PHOTOS", "--init", "/nonexistent.agent.safetensors"], "no such agent file"),
         (["--data", "PHOTOS", "--init", "OTHER_AGENT"], "brush"),
