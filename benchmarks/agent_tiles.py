@@ -147,9 +147,9 @@ def _seams(photos, tools, cfg, ts: int, ls: int) -> tuple[float, float]:
     """(the worst ratio over `photos` of the MSE within 4 px of the finest tiles' borders to the
     MSE elsewhere, their mean MSE), each painted with 4,000 strokes as `paint` paints with the
     agent (refined)."""
-    from paint_targets import border_errors
+    from paint_targets import painting_border_errors
 
-    from strokepaint.engine import PaintConfig, plan_for, run
+    from strokepaint.engine import PaintConfig, run
 
     cfg.tile_steps, cfg.later_step = ts, ls
     paint_cfg = PaintConfig(strokes=4000, method="agent")
@@ -157,8 +157,7 @@ def _seams(photos, tools, cfg, ts: int, ls: int) -> tuple[float, float]:
     for target in photos:
         p = run(target, tools.brush, tools.renderer, paint_cfg, tools.actor)
         err = ((p.image() - target) ** 2).mean(0).numpy()
-        passes, _ = plan_for(paint_cfg, tools.actor, p.width, p.height)
-        near, rest = border_errors(err, passes[-1])
+        near, rest = painting_border_errors(err, p, paint_cfg, tools.actor)
         worst, mse = max(worst, near / rest), [*mse, float(err.mean())]
     return worst, sum(mse) / len(mse)
 

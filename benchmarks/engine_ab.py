@@ -47,10 +47,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    from paint_targets import big_photo, border_errors
+    from paint_targets import big_photo, painting_border_errors
 
     from strokepaint import images
-    from strokepaint.engine import PaintConfig, Tools, plan_for, run
+    from strokepaint.engine import PaintConfig, Tools, run
     from strokepaint.errors import UsageError
 
     try:
@@ -79,8 +79,7 @@ def main() -> None:
             mse.append(float(err.mean()))
             methods.add(p.method)
             if a.photo:
-                passes, _ = plan_for(cfg, tools.actor if p.method == "agent" else None, p.width, p.height)
-                near, rest = border_errors(err.numpy(), passes[-1])
+                near, rest = painting_border_errors(err.numpy(), p, cfg, tools.actor)
                 ratios.append(near / rest)
         line = f"{text:40s} MSE {sum(mse) / len(mse):.5f}  {seconds / len(targets):.2f} s/picture  method {'/'.join(sorted(methods))}"
         if ratios:

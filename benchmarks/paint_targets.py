@@ -74,6 +74,14 @@ def big_photo(path: Path | None, dest: Path) -> Path:
     return dest
 
 
+def painting_border_errors(err: np.ndarray, painting, cfg, actor) -> tuple[float, float]:
+    """border_errors over the finest tiles of the plan a painting (engine.run) was made with."""
+    from strokepaint.engine import plan_for
+
+    passes, _ = plan_for(cfg, actor if painting.method == "agent" else None, painting.width, painting.height)
+    return border_errors(err, passes[-1])
+
+
 def border_errors(err: np.ndarray, tiles) -> tuple[float, float]:
     """Mean of a squared-error map [H, W] within 4 px of the tiles' inner borders, and elsewhere."""
     h, w = err.shape

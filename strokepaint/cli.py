@@ -235,22 +235,20 @@ def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path 
     itself, not a file the run reads (`reads`: option -> path), and not a file that holds anything
     but weights of this kind (a previous run's are replaced)."""
     from strokepaint import store
-    from strokepaint.fsutil import check_writable
+    from strokepaint.fsutil import check_outputs
 
     if out is not None and out.suffix.lower() != ".safetensors":
         raise UsageError(f"{out}: weights are written as safetensors; give a name ending in .safetensors")
     out = Path(out) if out else store.user_dir() / store.filename(brush, kind)
-    if out.is_dir():
-        raise UsageError(f"--out {out}: is a folder; give a file name ending in .safetensors")
-    for option, path in (reads or {}).items():
-        if path is not None and path.exists() and out.exists() and out.resolve() == path.resolve():
-            raise UsageError(f"--out {out}: is also the {option} this run reads; give another name")
-    if out.exists():
+    check_outputs([out])  # not a folder, and its folder writable
+    if out.is_file():
+        for option, path in (reads or {}).items():
+            if path is not None and path.is_file() and out.samefile(path):
+                raise UsageError(f"--out {out}: is also the {option} this run reads; give another name")
         held = store.kind_of(out)
         if held != kind:
             what = f"{held} weights" if held in store.KINDS else "something other than weights"
             raise UsageError(f"--out {out}: holds {what}, not {kind} weights; give another name (or delete it)")
-    check_writable(out.parent)
     return out
 
 
