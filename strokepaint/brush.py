@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -41,6 +42,10 @@ class Param:
     high: float = 1.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"parameter name {self.name!r}: use a short identifier such as 'x0' or 'radius'")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (self.low, self.high)):
+            raise ValueError(f"parameter {self.name!r}: low and high must be finite numbers, not {self.low!r}, {self.high!r}")
         if self.role not in ROLES:
             raise ValueError(f"parameter {self.name!r}: unknown role {self.role!r}")
         if not self.low < self.high:
@@ -137,11 +142,50 @@ def call(brush: Brush, method: str, *args):
     from strokepaint.errors import Failure, StrokepaintError
 
     try:
-        return getattr(brush, method)(*args)
+        out = getattr(brush, method)(*args)
     except StrokepaintError:
         raise
     except Exception as e:  # noqa: BLE001 - whatever a plugin raises
         raise Failure(f"brush {brush.name!r}: its {method}() failed: {type(e).__name__}: {e}") from e
+    problem = _wrong_output(brush, method, out, args)
+    if problem:
+        raise Failure(f"brush {brush.name!r}: its {method}() returned {problem}")
+    return out
+
+
+def _wrong_output(brush: Brush, method: str, out, args: tuple) -> str | None:
+    """What is wrong with what a brush's method returned (the Brush docstring's shapes), or None.
+    Non-finite numbers are the brush's fault only where its input was finite."""
+    import torch
+
+    def tensor(t, shape, given=()) -> str | None:
+        if not isinstance(t, torch.Tensor) or t.shape != shape:
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            return f"shape {got}, expected {tuple(shape)}"
+        if not bool(torch.isfinite(t).all()) and all(bool(torch.isfinite(a).all()) for a in given):
+            return "NaN or infinite values"
+        return None
+
+    if method == "sample":
+        problem = tensor(out, (args[0], brush.n_geometry))
+        if problem is None:
+            low = out.new_tensor([p.low for p in brush.geometry])
+            high = out.new_tensor([p.high for p in brush.geometry])
+            bad = ((out < low - 1e-6) | (out > high + 1e-6)).any(0).nonzero()[:, 0].tolist()
+            if bad:
+                return "values outside the declared ranges of " + ", ".join(brush.geometry[i].name for i in bad)
+        return problem
+    if method == "bounds":
+        return tensor(out, (args[0].shape[0], 4), args)
+    if method == "sdf":
+        if not isinstance(out, tuple) or len(out) != 2:
+            return f"{type(out).__name__}, expected (signed distance, opacity)"
+        return tensor(out[0], args[1].shape, args) or tensor(out[1], args[1].shape, args)
+    if method == "opacity":
+        return tensor(out, args[1].shape, args)
+    if method == "svg" and not isinstance(out, str):
+        return f"{type(out).__name__}, expected a string of SVG elements"
+    return None
 
 
 def _role_scale(role: str, width: int, height: int) -> float:

@@ -108,7 +108,7 @@ def brushes(
 
     table = Table(title="strokepaint brushes")
     for col in ("brush", "version", "package", "parameters", "renderer", "agent"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "parameters")  # (names whole; the parameters wrap)
     for r in rows:
         table.add_row(
             r["name"],
@@ -121,7 +121,7 @@ def brushes(
     console = Console()
     console.print(table)
     for problem in reg.problems:
-        console.print(f"[yellow]problem:[/] {escape(problem)}")
+        console.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True)  # one line each, as warnings are
 
 
 @app.command()
@@ -167,18 +167,19 @@ def export(
     _warn_problems()
     sf = strokefile.load(strokes)
     w, h, s = ex.output_size(sf, scale, width)
-    if w * h > 400_000_000:
-        raise UsageError(f"output of {w}x{h} pixels is too large; lower --scale or --width")
     asked = {".svg": svg, ".png": png, ".pdf": pdf}
     if not (outputs or any(asked.values())):
         asked[".svg"] = True
     for suffix, flag in asked.items():
         if flag and not any(o.suffix.lower() == suffix for o in outputs):
             outputs.append(ex.beside(strokes, suffix, w, h))
+    if w * h > 400_000_000 and any(o.suffix.lower() == ".png" for o in outputs):  # (SVG and PDF stay vectors)
+        raise UsageError(f"a PNG of {w}x{h} pixels is too large; lower --scale or --width")
     check_outputs(outputs)  # all of them before any is written
     doc = ex.to_svg(sf, s)
     content = {".svg": lambda: doc, ".png": lambda: ex.svg_to_png(doc, w, h), ".pdf": lambda: ex.svg_to_pdf(doc)}
-    written = [atomic_write(out, content[out.suffix.lower()]()) for out in outputs]
+    blobs = [(out, content[out.suffix.lower()]()) for out in outputs]  # every one made before the first is written
+    written = [atomic_write(out, blob) for out, blob in blobs]
     for path in written:
         _err_console().print(f"wrote {path}")
 
@@ -253,6 +254,19 @@ def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path 
 
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present, else CPU), cpu or cuda.")]
+PaintRendererOpt = Annotated[
+    Path | None, typer.Option("--renderer", help="Renderer weights to paint through (default: the brush's, `strokepaint brushes`).")
+]
+PaintAgentOpt = Annotated[Path | None, typer.Option("--agent", help="Agent weights to paint with (default: the brush's).")]
+
+
+def _tools(brush: str, dev, method: str, renderer: Path | None, agent: Path | None):
+    """The brush, its renderer and agent for paint and eval (`--renderer`, `--agent` or the ones in use)."""
+    from strokepaint import engine
+
+    if agent is not None and method == "optimize":
+        raise UsageError("--agent with --method optimize: the optimisation lays the strokes, no agent is used")
+    return engine.Tools.load(brush, str(dev), renderer_path=renderer, agent_path=agent, use_agent=method != "optimize")
 
 
 @app.command("train-brush")
@@ -586,8 +600,11 @@ def _inputs(paths: list[Path], skip: list[Path]) -> list[tuple[Path, Path]]:
             found = images.find(p)
             if not found:
                 raise UsageError(f"{p}: no images in this folder")
+            top = p.resolve()
+            # (an output folder that is the folder named, or holds it, hides nothing)
+            inner = [d for d in skip if d != top and d.is_relative_to(top)]
             for f in found:
-                if f.name.endswith(PAINTED) or any(f.resolve().is_relative_to(d) for d in skip):
+                if f.name.endswith(PAINTED) or any(f.resolve().is_relative_to(d) for d in inner):
                     left_out += 1
                 else:
                     out.setdefault(f.resolve(), (f, f.parent.relative_to(p)))
@@ -676,6 +693,8 @@ def paint(
     colour_fit: Annotated[
         bool, typer.Option("--colour-fit/--no-colour-fit", help="Finally fit the colours to the exact painting (least squares).")
     ] = True,
+    renderer: PaintRendererOpt = None,
+    agent: PaintAgentOpt = None,
     device: DeviceOpt = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
 ) -> None:
@@ -701,12 +720,12 @@ def paint(
     dev = _setup(device, threads)
     _warn_problems()
     err = _err_console()
-    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
+    tools = _tools(brush, dev, method, renderer, agent)
     if tools.actor is None and method == "agent":
         raise UsageError(
             f"brush {brush!r} has no trained agent; use --method optimize or train one with `strokepaint train-agent --brush {brush}`"
         )
-    if store.find(tools.brush.name, "agent") is None:
+    if store.find(tools.brush.name, "agent", agent) is None:
         err.print(f"brush {brush!r} has no trained agent: painting by optimisation alone (gradient descent through its neural renderer)")
     failed, code = 0, 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -725,15 +744,7 @@ def paint(
                 painting = engine.paint(
                     src, strokes, tools=tools, method=method, refine=refine, grid=grid, seed=seed, fit_colours=colour_fit, progress=report
                 )
-                written = [paths["png"], paths["strokes"]]
-                painting.save_png(paths["png"])
-                painting.save_strokes(paths["strokes"])
-                if "svg" in paths:
-                    painting.save_svg(paths["svg"])
-                    written.append(paths["svg"])
-                if "gif" in paths:
-                    painting.save_gif(paths["gif"])
-                    written.append(paths["gif"])
+                written = painting.save(paths["png"], paths["strokes"], paths.get("svg"), paths.get("gif"))
             except StrokepaintError as e:
                 if _state["debug"]:
                     raise
@@ -771,6 +782,8 @@ def eval_(
         bool, typer.Option("--colour-fit/--no-colour-fit", help="Finally fit the colours to the exact painting (least squares).")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    renderer: PaintRendererOpt = None,
+    agent: PaintAgentOpt = None,
     device: DeviceOpt = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
 ) -> None:
@@ -780,6 +793,9 @@ def eval_(
     import time
 
     from strokepaint import engine, images
+
+    def psnr(mse: float) -> float:
+        return round(10 * math.log10(1 / max(mse, 1e-12)), 2)
 
     try:
         counts = [int(s) for s in strokes.split(",") if s.strip()]
@@ -791,7 +807,7 @@ def eval_(
     if not files:
         raise UsageError(f"{folder}: no images in this folder")
     dev = _setup(device, threads)
-    tools = engine.Tools.load(brush, str(dev), use_agent=method != "optimize")
+    tools = _tools(brush, dev, method, renderer, agent)
     rows, used, failed = [], set(), []
     for f in files:
         try:
@@ -812,7 +828,7 @@ def eval_(
                 "name": f.name,
                 "strokes": n,
                 "mse": round(mse, 6),
-                "psnr": round(10 * math.log10(1 / max(mse, 1e-12)), 2),
+                "psnr": psnr(mse),
                 "seconds": round(seconds, 3),
             }
             rows.append(row)
@@ -823,7 +839,9 @@ def eval_(
     mean = {}
     for n in counts:
         sel = [r for r in rows if r["strokes"] == n]
-        mean[str(n)] = {k: round(sum(r[k] for r in sel) / len(sel), 6) for k in ("mse", "psnr", "seconds")}
+        mean[str(n)] = {k: round(sum(r[k] for r in sel) / len(sel), 6) for k in ("mse", "seconds")}
+        # the PSNR of the mean MSE, not the mean of the PSNRs: one flawless picture (120 dB) would lift that by tens of dB
+        mean[str(n)]["psnr"] = psnr(sum(r["mse"] for r in sel) / len(sel))
     method_used = "+".join(sorted(used))  # what `auto` chose
     if as_json:
         doc = {"brush": brush, "method": method_used, "refine": refine, "colour_fit": colour_fit, "images": rows, "mean": mean}

@@ -135,12 +135,13 @@ class Tile:
 
 # ---- where the strokes go ----------------------------------------------------------------------
 def tiles_for(width: int, height: int, side: float) -> list[Tile]:
-    """Square tiles of `side` covering the picture, spread evenly (overlapping where they must)."""
-    side = min(side, width, height)
+    """Square tiles of `side` covering the picture, spread evenly (overlapping where they must);
+    a tile wider than the picture is centred on it (a thin strip's tiles reach beyond its edges)."""
+    side = min(side, max(width, height))
 
     def starts(length: int) -> list[float]:
         n = max(1, math.ceil(length / side - 1e-6))
-        return [0.0] if n == 1 else [i * (length - side) / (n - 1) for i in range(n)]
+        return [(length - side) / 2] if n == 1 else [i * (length - side) / (n - 1) for i in range(n)]
 
     return [Tile(x, y, side) for y in starts(height) for x in starts(width)]
 
@@ -155,6 +156,10 @@ def plan(width: int, height: int, strokes: int, bundle: int = 5, grid: int = 0, 
     """
     short = min(width, height)
     sides = [float(short)]
+    # the coarsest pass has no more tiles than bundles to give them: a thin strip (2000x3 px) would
+    # otherwise be cut into hundreds of 3-px tiles, the strokes going to the first few
+    while not grid and len(tiles_for(width, height, sides[0])) > max(1, strokes // bundle):
+        sides[0] *= 2
     if grid:
         while sides[-1] / 2 > short / grid * 1.01:
             sides.append(sides[-1] / 2)
@@ -433,12 +438,29 @@ class Painting:
         return buf.getvalue()
 
     # -- files (atomic) --
+    def save(self, png=None, strokes=None, svg=None, gif=None) -> list[Path]:
+        """Several files at once, as `paint` writes them: every one made (and checked) before the
+        first is written, the stroke file first; each atomically. Returns the paths written."""
+        from strokepaint.fsutil import atomic_write
+
+        if png is not None:
+            _png_name(png)
+        blobs = [
+            (path, make())
+            for path, make in (
+                (strokes, lambda: self.stroke_file().checked_json(strokes)),
+                (png, self.png),
+                (svg, self.svg),
+                (gif, self.gif),
+            )
+            if path is not None
+        ]
+        return [atomic_write(path, blob) for path, blob in blobs]
+
     def save_png(self, path) -> None:
         from strokepaint.fsutil import atomic_write
 
-        if Path(path).suffix.lower() != ".png":
-            raise UsageError(f"{path}: the painting is written as PNG; give a name ending in .png")
-        atomic_write(path, self.png())
+        atomic_write(_png_name(path), self.png())
 
     def save_svg(self, path, scale: float = 1.0) -> None:
         from strokepaint.fsutil import atomic_write
@@ -454,6 +476,12 @@ class Painting:
         from strokepaint.fsutil import atomic_write
 
         atomic_write(path, self.gif(count))
+
+
+def _png_name(path) -> Path:
+    if Path(path).suffix.lower() != ".png":
+        raise UsageError(f"{path}: the painting is written as PNG; give a name ending in .png")
+    return Path(path)
 
 
 def _pil(img: torch.Tensor):

@@ -35,7 +35,29 @@ def to_svg(sf: StrokeFile, scale: float = 1.0) -> str:
         for i, (g, c) in enumerate(zip(gpx, rgb)):
             out.append(call(brush, "svg", g, hex_color(c), str(i)))
     out.append("</svg>\n")
-    return "\n".join(out)
+    doc = "\n".join(out)
+    _check_markup(brush, doc, out[3:-1])
+    return doc
+
+
+def _check_markup(brush, doc: str, parts: list[str]) -> None:
+    """A brush whose svg() writes malformed markup fails with one line naming it and the stroke,
+    before anything is written (cairosvg, browsers and editors would refuse the file)."""
+    from xml.etree import ElementTree
+
+    from strokepaint.errors import Failure
+
+    try:
+        ElementTree.fromstring(doc)
+        return
+    except ElementTree.ParseError:
+        pass
+    for i, part in enumerate(parts):
+        try:
+            ElementTree.fromstring(f'<g xmlns="http://www.w3.org/2000/svg">{part}</g>')
+        except ElementTree.ParseError as e:
+            raise Failure(f"brush {brush.name!r}: its svg() wrote malformed SVG for stroke {i}: {e}") from None
+    raise Failure(f"brush {brush.name!r}: its svg() elements do not make a well-formed SVG document together")
 
 
 def output_size(sf: StrokeFile, scale: float | None, width: int | None) -> tuple[int, int, float]:

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from strokepaint.errors import UsageError
+from strokepaint.errors import Failure, UsageError
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -31,6 +31,9 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # (a full disk, a file that may not be replaced)
+        Path(tmp).unlink(missing_ok=True)
+        raise Failure(f"{path}: cannot write ({e.strerror}); nothing written there, an earlier file of that name is untouched") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -51,11 +51,14 @@ def open_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS):
 def _to_rgb(im):
     from PIL import Image
 
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit greyscale: scale to 8 bits
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit or float greyscale: scale to 8 bits
         import numpy as np
 
-        a = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        a = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        if im.mode == "F":  # float pixels: in [0, 1] (the usual convention), else 0..255 or 0..65535
+            top = 1.0 if a.max() <= 1.0 else 65535.0 if a.max() > 255 else 255.0
+        else:
+            top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
         im = Image.fromarray((a / top * 255).clip(0, 255).astype("uint8"), "L")
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")

@@ -31,11 +31,13 @@ def _check(brush: object) -> str | None:
     """What is wrong with a registered brush's definition, or None."""
     from strokepaint.brush import Param
 
+    if isinstance(brush, type) and issubclass(brush, Brush):
+        return f"registered the class {brush.__name__}, not a brush: call register({brush.__name__}())"
     if not isinstance(brush, Brush):
         return f"registered {type(brush).__name__}, which is not a strokepaint.Brush"
     for attr in ("name", "version", "geometry"):
         if not getattr(brush, attr, None):
-            return f"brush {type(brush).__name__} has no {attr}"
+            return f"brush {getattr(brush, 'name', None) or type(brush).__name__} has no {attr}"
     if not isinstance(brush.name, str) or not NAME.fullmatch(brush.name):
         return f"brush name {brush.name!r}: use lower-case letters, digits, - and _ (a letter first, at most 40)"
     if not isinstance(brush.version, str):
@@ -48,6 +50,15 @@ def _check(brush: object) -> str | None:
     names = [p.name for p in brush.params]
     if len(set(names)) != len(names):
         return f"brush {brush.name!r}: parameter names repeat ({', '.join(sorted({n for n in names if names.count(n) > 1}))})"
+    overrides = brush.renderer_overrides
+    if not isinstance(overrides, dict):
+        return f"brush {brush.name!r}: renderer_overrides must be a dict of RendererConfig fields"
+    try:
+        from strokepaint.renderer import RendererConfig
+
+        RendererConfig(**overrides)
+    except (TypeError, ValueError) as e:
+        return f"brush {brush.name!r}: renderer_overrides {overrides}: {_one_line(e)}"
     return None
 
 
@@ -69,19 +80,25 @@ def registry() -> Registry:
         except Exception as e:  # noqa: BLE001
             reg.problems.append(f"plugin {package} ({ep.name}) failed to load: {type(e).__name__}: {_one_line(e)}")
             continue
-        for impl in pm.hook.register_brushes.get_hookimpls():
-            if impl.plugin is not plugin:
-                continue
+        impls = [impl for impl in pm.hook.register_brushes.get_hookimpls() if impl.plugin is plugin]
+        if not impls:
+            reg.problems.append(
+                f"plugin {package} ({ep.name}): {ep.value} has no register_brushes hook "
+                "(a function of that name decorated with @strokepaint.hookimpl)"
+            )
+        for impl in impls:
             found: list[object] = []
             try:
                 impl.function(register=found.append)
             except Exception as e:  # noqa: BLE001
                 reg.problems.append(f"plugin {package} ({ep.name}) raised while registering brushes: {type(e).__name__}: {_one_line(e)}")
                 continue
+            if not found:
+                reg.problems.append(f"plugin {package} ({ep.name}): its register_brushes registered no brushes")
             for brush in found:
                 problem = _check(brush)
                 if problem:
-                    reg.problems.append(f"plugin {package}: {problem}")
+                    reg.problems.append(f"plugin {package} ({ep.name}): {problem}")
                 elif brush.name in reg.brushes:
                     reg.problems.append(
                         f"plugin {package}: brush {brush.name!r} is already provided by {reg.packages[brush.name]}; ignored"

@@ -60,10 +60,21 @@ def save_weights(path: str | os.PathLike, tensors: dict, metadata: dict[str, str
     """Write tensors + string metadata as safetensors, atomically."""
     from safetensors.torch import save
 
+    from strokepaint.errors import Failure
     from strokepaint.fsutil import atomic_write
 
+    bad = _not_finite(tensors)
+    if bad:
+        raise Failure(f"{path} not written: its weights hold NaN or infinite numbers ({bad}); the training diverged")
     blob = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata={**metadata, "format_version": FORMAT_VERSION})
     return atomic_write(path, blob)
+
+
+def _not_finite(tensors: dict) -> str | None:
+    """The first tensor holding NaN or infinite numbers, or None."""
+    import torch
+
+    return next((k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
 
 
 def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, str]]:
@@ -89,6 +100,9 @@ def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, st
         metadata = json.loads(blob[8 : 8 + n]).get("__metadata__", {}) or {}
     except (SafetensorError, ValueError, struct.error, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: not a safetensors weights file, or truncated ({type(e).__name__})") from None
+    bad = _not_finite(tensors)
+    if bad:
+        raise UsageError(f"{path}: its weights hold NaN or infinite numbers ({bad}): a damaged file or a diverged training run")
     if metadata.get("kind") != kind:
         raise UsageError(f"{path}: holds {metadata.get('kind') or 'unknown'} weights, not {kind} weights")
     if metadata.get("format_version") != FORMAT_VERSION:

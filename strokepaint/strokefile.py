@@ -60,9 +60,13 @@ class StrokeFile:
         """Written atomically, and only a file `load` reads back: strokes edited out of range (or
         a wrong size, brush or row) are refused here, with load's one-line error, not when the
         file is opened later."""
+        return atomic_write(path, self.checked_json(path))
+
+    def checked_json(self, path: str | os.PathLike) -> str:
+        """The file's text, refused (naming `path`, not written) where `load` would refuse it."""
         text = self.to_json()
         loads(text, f"{path} (not written)")
-        return atomic_write(path, text)
+        return text
 
     def tensor(self):
         import torch
@@ -105,7 +109,9 @@ def loads(text: str, source: str = "<strokes>") -> StrokeFile:
         return UsageError(f"{source}: {msg}")
 
     try:
-        doc = json.loads(text, parse_constant=lambda c: float("nan"))
+        # (numbers of more than 30 digits are read as floats, infinite when huge: Python's ints
+        # would fail in float() or past 4,300 digits, and no stroke file needs them)
+        doc = json.loads(text, parse_int=lambda d: int(d) if len(d) <= 30 else float(d))
     except json.JSONDecodeError as e:
         raise bad(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
@@ -152,7 +158,8 @@ def loads(text: str, source: str = "<strokes>") -> StrokeFile:
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 raise bad(f"stroke {i}: {params[j].name} is not a number")
             if not math.isfinite(v):
-                raise bad(f"stroke {i}: {params[j].name} is {v} (must be finite)")
+                what = "NaN" if v != v else "infinite or too large"
+                raise bad(f"stroke {i}: {params[j].name} is {what} (must be a finite number in [{params[j].low}, {params[j].high}])")
             if not lows[j] <= v <= highs[j]:
                 raise bad(f"stroke {i}: {params[j].name} = {v} is outside [{params[j].low}, {params[j].high}]")
     clipped = [[min(max(float(v), p.low), p.high) for v, p in zip(s, params)] for s in strokes]

@@ -103,10 +103,7 @@ def _typed(key: str, value: str, current):
 # ---- data --------------------------------------------------------------------------------------
 def make_strokes(brush: Brush, n: int, gen: torch.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n sampled strokes: geometry [n, G] and their exact alpha maps as uint8 [n, size, size]."""
-    g = call(brush, "sample", n, gen)
-    if not isinstance(g, torch.Tensor) or g.shape != (n, brush.n_geometry) or not bool(torch.isfinite(g).all()):
-        shape = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
-        raise Failure(f"brush {brush.name!r}: sampler returned {shape} or non-finite values, expected ({n}, {brush.n_geometry})")
+    g = call(brush, "sample", n, gen)  # (its shape, numbers and ranges checked)
     maps = torch.cat([rasterize(brush, g[i : i + 512], size, size) for i in range(0, n, 512)])
     return g.float(), (maps * 255).round().to(torch.uint8)
 
@@ -279,13 +276,16 @@ def train(
             g, target = pool.batch(tc.batch)
             out_maps = net(g.to(device))
             loss = F.mse_loss(out_maps, target.to(device))
+            value = float(loss.detach())
+            if not math.isfinite(value):  # (a brush whose strokes the renderer cannot learn, or a too-high lr)
+                raise Failure(f"training diverged at step {step + 1} (the loss is {value}); nothing written, the last checkpoint kept")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             pool.add(tc.fresh)
             step += 1
             elapsed += time.monotonic() - t0
-            info["loss"] = float(loss.detach())
+            info["loss"] = value
             if rank == 0 and (step % tc.val_every == 0 or step == total):
                 model.eval()
                 info.update(fidelity(model, val_g.to(device), val_maps.to(device)))

@@ -33,6 +33,20 @@ def test_plan_covers_the_picture_coarse_to_fine():
     assert engine.plan(1, 1, 5) == ([[engine.Tile(0.0, 0.0, 1.0)]], [5])
 
 
+@pytest.mark.parametrize("w, h", [(2000, 3), (3, 2000), (1500, 10)])
+def test_a_thin_strip_is_painted_end_to_end(w, h):
+    """Its coarsest pass has no more tiles than bundles (not hundreds of 3-px tiles, only the first
+    few of which got strokes), so a plain strip is covered with a few strokes."""
+    passes, budgets = engine.plan(w, h, 50)
+    assert len(passes[0]) <= 10 and sum(budgets) == 50
+    for tiles in passes:  # every pass reaches both ends
+        assert min(t.x for t in tiles) <= 0 and max(t.x + t.side for t in tiles) >= w - 1e-6
+        assert min(t.y for t in tiles) <= 0 and max(t.y + t.side for t in tiles) >= h - 1e-6
+    green = torch.tensor([0.0, 0.5, 0.0])[:, None, None].expand(3, h, w)
+    p = engine.paint(green, strokes=50)
+    assert float(((p.image() - green) ** 2).mean()) < 1e-3
+
+
 def test_share_follows_the_error():
     assert engine.share(10, torch.tensor([1.0, 0.0, 4.0])) == [2, 0, 8]
     assert sum(engine.share(7, torch.rand(5))) == 7
@@ -447,3 +461,27 @@ def test_the_colour_fit_uses_the_alpha_maps_drawn_while_painting(monkeypatch):
     over = engine.paint(_picture(96, 64), strokes=120, refine=1, tools=tools)
     plain = engine.paint(_picture(96, 64), strokes=120, refine=1, fit_colours=False, tools=tools)
     assert over._alpha is None and torch.equal(over.strokes, plain.strokes)
+
+
+def test_painting_save_checks_everything_before_writing(tmp_path, monkeypatch):
+    """Strokes edited out of range: refused before any file is written (not a PNG without its
+    stroke file); a write that fails is one line, its temp file removed, the earlier file kept."""
+    import os
+
+    from strokepaint.errors import Failure
+
+    p = engine.paint(Image.new("RGB", (20, 10), (200, 30, 30)), strokes=3, refine=1)
+    p.strokes[0, 0] = 7.0
+    with pytest.raises(UsageError, match=r"p.strokes.json \(not written\): stroke 0: x0 = 7 is outside"):
+        p.save(tmp_path / "p.png", tmp_path / "p.strokes.json", tmp_path / "p.svg")
+    assert not list(tmp_path.iterdir())
+    p.strokes[0, 0] = 0.5
+    (tmp_path / "p.png").write_bytes(b"earlier")
+
+    def refuse(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(Failure, match=r"p.png: cannot write \(Operation not permitted\)"):
+        p.save_png(tmp_path / "p.png")
+    assert [f.name for f in tmp_path.iterdir()] == ["p.png"] and (tmp_path / "p.png").read_bytes() == b"earlier"

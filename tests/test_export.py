@@ -134,7 +134,7 @@ def test_export_bad_file(tmp_path, cli):
         )
     )
     r = cli("export", str(bad), "--svg", str(tmp_path / "o.svg"))
-    assert r.returncode == 2 and "must be finite" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "B is NaN (must be a finite number" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o.svg").exists()
     r = cli("export", str(tmp_path / "missing.json"), "--svg", str(tmp_path / "o.svg"))
     assert r.returncode == 2 and "no such file" in r.stderr
@@ -173,3 +173,26 @@ def test_output_folders_are_checked_without_being_created(tmp_path):
         check_writable(tmp_path / "notes.txt" / "out")
     atomic_write(tmp_path / "new" / "deeper" / "a.txt", "written")  # the folders come with the first file
     assert (tmp_path / "new" / "deeper" / "a.txt").read_text() == "written"
+
+
+def test_malformed_svg_from_a_brush_is_named(monkeypatch):
+    from strokepaint.errors import Failure
+
+    brush = get_brush("circle")
+    sf = _painting("circle", n=3, size=64)
+    good = brush.svg
+    monkeypatch.setattr(type(brush), "svg", lambda self, g, rgb, uid: good(g, rgb, uid) + ("<path d=" if uid == "2" else ""))
+    with pytest.raises(Failure, match=r"brush 'circle': its svg\(\) wrote malformed SVG for stroke 2"):
+        to_svg(sf)
+
+
+def test_a_huge_canvas_exports_as_vectors_but_not_as_png(tmp_path, cli):
+    from strokepaint.strokefile import MAX_SIDE
+
+    b = get_brush("circle")
+    path = StrokeFile(MAX_SIDE, MAX_SIDE, "circle", b.version, random_strokes(b, 3, 0).tolist()).save(tmp_path / "big.strokes.json")
+    r = cli("export", str(path), str(tmp_path / "big.svg"))
+    assert r.returncode == 0 and f'viewBox="0 0 {MAX_SIDE} {MAX_SIDE}"' in (tmp_path / "big.svg").read_text(), r.stderr
+    r = cli("export", str(path), str(tmp_path / "big.png"))
+    assert r.returncode == 2 and f"a PNG of {MAX_SIDE}x{MAX_SIDE} pixels is too large" in r.stderr
+    assert not (tmp_path / "big.png").exists()

@@ -37,6 +37,15 @@ def test_sixteen_bit(tmp_path):
     assert t.shape == (3, 3, 4) and abs(float(t[0, 2, 3]) - 55000 / 65535) < 0.01
 
 
+@pytest.mark.parametrize("top", [1.0, 255.0])
+def test_float_pictures(tmp_path, top):
+    """Float TIFFs: values in [0, 1] (the usual convention) or 0..255."""
+    a = np.full((3, 4), 0.5 * top, dtype=np.float32)
+    Image.fromarray(a, "F").save(tmp_path / "f.tif")
+    t = images.load(tmp_path / "f.tif")
+    assert t.shape == (3, 3, 4) and abs(float(t.mean()) - 0.5) < 0.01
+
+
 def test_exif_orientation(tmp_path):
     im = Image.new("RGB", (6, 2), (0, 255, 0))
     exif = im.getexif()

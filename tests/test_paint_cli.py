@@ -1,6 +1,7 @@
 """`strokepaint paint` and `strokepaint eval` as a user runs them (few strokes, few refinement steps)."""
 
 import json
+import math
 import sys
 
 import numpy as np
@@ -157,6 +158,8 @@ def test_folders_painted_again_and_alike_names(cli, tmp_path):
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.jpg.png", "a.png.png", "sub/a.png"]
     r = cli("paint", str(folder / "a.png"), str(folder / "sub" / "a.png"), *FAST, "--out-dir", str(tmp_path / "two"))
     assert r.returncode == 2 and "would both be written to" in r.stderr and not (tmp_path / "two").exists()
+    r = cli("paint", str(folder / "sub"), *FAST, "--out-dir", str(tmp_path))  # the output folder holds the folder named: it hides nothing
+    assert r.returncode == 0 and (tmp_path / "a.png").is_file() and "left out 1 earlier painting " in r.stderr, r.stderr
 
 
 def test_usage_errors_are_one_line(cli, tmp_path):
@@ -178,6 +181,8 @@ def test_eval_json(cli, tmp_path):
     assert [(i["name"], i["strokes"]) for i in doc["images"]] == [("x.png", 5), ("x.png", 10), ("y.png", 5), ("y.png", 10)]
     assert all(i["mse"] > 0 and i["psnr"] > 0 and i["seconds"] > 0 for i in doc["images"])
     assert set(doc["mean"]) == {"5", "10"}
+    mean = doc["mean"]["5"]  # the PSNR of the mean MSE (a mean of PSNRs is lifted by one easy picture)
+    assert mean["psnr"] == pytest.approx(10 * math.log10(1 / mean["mse"]), abs=0.02)
     r = cli("eval", str(folder), "--strokes", "5,x")
     assert r.returncode == 2 and "--strokes" in r.stderr
     (folder / "z.png").write_text("not a picture")  # reported, left out of the means, and the exit code says so
@@ -207,3 +212,20 @@ def test_a_brush_without_an_agent_paints_by_optimisation_and_says_so(monkeypatch
     assert code == 2 and "no trained agent" in err and "--method optimize" in err and not out.exists()
     code, err = run("--refine", "2", "-o", str(out))
     assert code == 0 and "painting by optimisation alone" in err and out.exists()
+
+
+def test_paint_and_eval_take_other_weights(cli, tmp_path):
+    """--agent / --renderer: weights outside the data folder (a trained agent's --out), checked as always."""
+    from strokepaint import store
+
+    shipped = store.shipped_dir()
+    _photo(tmp_path / "a.png")
+    agent, renderer = str(shipped / "bezier.agent.safetensors"), str(shipped / "bezier.renderer.safetensors")
+    r = cli("paint", str(tmp_path / "a.png"), *FAST, "--agent", agent, "--renderer", renderer, "--method", "agent")
+    assert r.returncode == 0 and (tmp_path / "a.painted.png").is_file(), r.stderr
+    r = cli("paint", str(tmp_path / "a.png"), *FAST, "--agent", str(shipped / "line.agent.safetensors"))
+    assert r.returncode == 2 and "line.agent.safetensors" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = cli("paint", str(tmp_path / "a.png"), *FAST, "--agent", agent, "--method", "optimize")
+    assert r.returncode == 2 and "no agent is used" in r.stderr
+    r = cli("eval", str(tmp_path), "--strokes", "5", "--refine", "0", "--agent", str(tmp_path / "missing.safetensors"))
+    assert r.returncode == 2 and "missing.safetensors: no such weights file" in r.stderr

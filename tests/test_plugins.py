@@ -295,6 +295,23 @@ def broken_site(root: Path) -> Path:
             register(Dot())
         """,
     )
+    fake_dist(site, "sp-no-hook", "sp_no_hook", "def register_brushes(register):  # (not decorated)\n    pass\n")
+    fake_dist(
+        site,
+        "sp-class",
+        "sp_class",
+        """
+        import strokepaint
+        from strokepaint.brushes.circle import Circle
+
+        class Blob(Circle):
+            name = "blob"
+
+        @strokepaint.hookimpl
+        def register_brushes(register):
+            register(Blob)
+        """,
+    )
     return site
 
 
@@ -314,6 +331,8 @@ def test_broken_plugins_do_not_break_the_cli(tmp_path):
     assert any("sp-bad-signature" in line and "can not be found in the hookspec" in line for line in warnings), r.stderr
     assert "needs a module nobody has" in r.stderr and "broke while registering" in r.stderr
     assert "'circle' is already provided by strokepaint" in r.stderr
+    assert "plugin sp-no-hook (sp_no_hook): sp_no_hook has no register_brushes hook" in r.stderr
+    assert "plugin sp-class (sp_class): registered the class Blob, not a brush: call register(Blob())" in r.stderr
     table = run("brushes", path=site, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "triangle" in table.stdout and "sp-import-fails" in table.stdout and "sp-hook-raises" in table.stdout
@@ -337,6 +356,8 @@ def test_problem_text_is_shown_verbatim(tmp_path):
         ({"geometry": "x y r"}, "tuple of strokepaint.Param"),
         ({"geometry": (Param("x", "x", "x"), Param("x", "y", "y"))}, "names repeat (x)"),
         ({"geometry": (Param("R", "color", "red"),)}, "color parameter"),
+        ({"renderer_overrides": {"nosuch": 1}}, "renderer_overrides {'nosuch': 1}: "),
+        ({"renderer_overrides": {"frame": 7}}, "not divisible"),
     ],
 )
 def test_badly_defined_brushes_are_refused(attrs, message):
@@ -345,6 +366,19 @@ def test_badly_defined_brushes_are_refused(attrs, message):
     bad = type("Bad", (get_brush("circle").__class__,), {"name": "bad", **attrs})()
     assert message in _check(bad)
     assert _check(type("Good", (get_brush("circle").__class__,), {"name": "good-2"})()) is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((5, "x", "centre x"), "parameter name 5"),
+        (("a b", "x", "centre x"), "parameter name 'a b'"),
+        (("angle", "value", "turn", float("-inf"), float("inf")), "low and high must be finite"),
+    ],
+)
+def test_bad_parameters_are_refused(args, message):
+    with pytest.raises(ValueError, match=message):
+        Param(*args)
 
 
 def test_a_brush_with_plain_tuples_does_not_break_brushes(tmp_path):

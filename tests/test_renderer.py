@@ -201,10 +201,14 @@ class _Broken(Brush):
         self.mode = mode
 
     def sample(self, n, gen):
-        return torch.rand(n, 2, generator=gen)
+        g = torch.rand(n, 2, generator=gen)
+        return {"sample_shape": g[:, :1], "sample_nan": g * float("nan"), "sample_range": g * 3, "sample_list": g.tolist()}.get(
+            self.mode, g
+        )
 
     def bounds(self, g):
-        return torch.cat([g - 5, g + 5], 1)
+        b = torch.cat([g - 5, g + 5], 1)
+        return {"bounds_shape": b[:, :2], "bounds_nan": b * float("nan")}.get(self.mode, b)
 
     def sdf(self, g, x, y):
         d = torch.hypot(x - g[:, :1], y - g[:, 1:]) - 3
@@ -223,11 +227,32 @@ class _Broken(Brush):
         ("nan", "NaN"),
         ("shape", "returned shape"),
         ("raises", r"brush 'broken': its sdf\(\) failed: ZeroDivisionError: a bug in the plugin"),
+        ("sample_shape", r"its sample\(\) returned shape \(8, 1\), expected \(8, 2\)"),
+        ("sample_nan", r"its sample\(\) returned NaN"),
+        ("sample_range", r"its sample\(\) returned values outside the declared ranges of x, y"),
+        ("sample_list", r"its sample\(\) returned shape list"),
+        ("bounds_shape", r"its bounds\(\) returned shape \(8, 2\), expected \(8, 4\)"),
+        ("bounds_nan", r"its bounds\(\) returned NaN"),
     ],
 )
 def test_broken_plugin_rasterizer_is_reported(mode, message):
     with pytest.raises(Failure, match=message):
         make_strokes(_Broken(mode), 8, torch.Generator().manual_seed(0), 32)
+
+
+@pytest.mark.parametrize("mode", ["sample_shape", "sample_nan", "bounds_shape", "bounds_nan"])
+def test_broken_plugin_is_named_when_painting(mode):
+    """Painting (optimisation seeds strokes from the brush's sampler) checks what the brush returns too."""
+    from strokepaint.engine import PaintConfig, run
+
+    brush = _Broken(mode)
+    with pytest.raises(Failure, match=r"brush 'broken': its (sample|bounds)\(\) returned"):
+        run(
+            torch.rand(3, 16, 16),
+            brush,
+            NeuralRenderer(brush, RendererConfig(canvas=16, frame=8, hidden=8, channels=(4,))),
+            PaintConfig(strokes=5, method="optimize", refine=1),
+        )
 
 
 def test_eval_without_renderer_is_a_clear_error(cli):
@@ -264,3 +289,27 @@ def test_every_builtin_has_a_shipped_renderer():
 def test_renderer_settings_out_of_range_are_refused(setting):
     with pytest.raises(ValueError, match="canvas is at least 16 px"):
         RendererConfig(**setting)
+
+
+def test_weights_with_nan_are_neither_written_nor_loaded(tmp_path):
+    from safetensors.torch import save_file
+
+    with pytest.raises(Failure, match=r"not written: its weights hold NaN or infinite numbers \(w\)"):
+        store.save_weights(tmp_path / "a.safetensors", {"w": torch.tensor([1.0, float("nan")])}, {"kind": "renderer"})
+    assert not (tmp_path / "a.safetensors").exists()
+    save_file(
+        {"w": torch.tensor([float("inf")])},
+        tmp_path / "b.safetensors",
+        metadata={"kind": "renderer", "format_version": store.FORMAT_VERSION},
+    )
+    with pytest.raises(UsageError, match=r"b.safetensors: its weights hold NaN or infinite numbers \(w\)"):
+        store.load_weights(tmp_path / "b.safetensors", "renderer")
+
+
+def test_diverged_renderer_training_stops_and_writes_nothing(tmp_path, monkeypatch):
+    brush = get_brush("circle")
+    forward = NeuralRenderer.forward
+    monkeypatch.setattr(NeuralRenderer, "forward", lambda self, *a, **k: forward(self, *a, **k) * float("nan"))
+    with pytest.raises(Failure, match="training diverged at step 1 .*nothing written"):
+        train(brush, tmp_path / "r.safetensors", steps=3, model_cfg=TINY_MODEL, train_cfg=TINY_TRAIN)
+    assert not (tmp_path / "r.safetensors").exists()

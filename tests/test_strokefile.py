@@ -42,7 +42,7 @@ def test_round_trip(tmp_path):
     "row, message",
     [
         ([1.5, 0.5, 0.1, 1, 0.2, 0.3, 0.4], "stroke 1: x = 1.5 is outside"),
-        ([0.5, 0.5, float("nan"), 1, 0.2, 0.3, 0.4], "stroke 1: r is nan"),
+        ([0.5, 0.5, float("nan"), 1, 0.2, 0.3, 0.4], "stroke 1: r is NaN"),
         ([0.5, 0.5], "stroke 1: expected a list of 7"),
     ],
 )
@@ -86,12 +86,30 @@ def test_bad_files(tmp_path, change, message):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
-def test_non_finite_numbers(tmp_path, token):
+@pytest.mark.parametrize(
+    "token, what",
+    [
+        ("NaN", "NaN"),
+        ("Infinity", "infinite"),
+        ("-Infinity", "infinite"),
+        ("1" * 400, "infinite or too large"),
+        ("9" * 5000, "infinite or too large"),
+    ],
+)
+def test_non_finite_and_huge_numbers(tmp_path, token, what):
     text = json.dumps(_doc()).replace("[0.5, 0.5, 0.1, 1, 0.2, 0.3, 0.4]", f"[0.5, 0.5, 0.1, 1, 0.2, 0.3, {token}]")
     path = tmp_path / "nan.json"
     path.write_text(text)
-    with pytest.raises(UsageError, match="must be finite"):
+    with pytest.raises(UsageError, match=f"stroke 0: B is {what}.*must be a finite number"):
+        strokefile.load(path)
+
+
+@pytest.mark.parametrize("key, value", [("width", "1" + "0" * 5000), ("height", "1" * 40), ("background", "[" + "1" * 400 + ", 1, 1]")])
+def test_huge_whole_numbers_are_named(tmp_path, key, value):
+    text = json.dumps(_doc() | {key: 0}).replace(f'"{key}": 0', f'"{key}": {value}')
+    path = tmp_path / "big.json"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=f'"{key}" must be'):
         strokefile.load(path)
 
 
