@@ -74,7 +74,7 @@ def _not_finite(tensors: dict) -> str | None:
     """The first tensor holding NaN or infinite numbers, or None."""
     import torch
 
-    return next((k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    return next((k for k, v in sorted(tensors.items()) if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
 
 
 def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, str]]:
