@@ -4,7 +4,7 @@ from strokepaint.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["Brush", "Param", "Painting", "__version__", "hookimpl", "paint"]
+__all__ = ["Brush", "Param", "Painting", "Tools", "__version__", "hookimpl", "paint"]
 
 
 def __getattr__(name: str):  # keep `import strokepaint` light: torch loads only when needed
@@ -12,7 +12,7 @@ def __getattr__(name: str):  # keep `import strokepaint` light: torch loads only
         from strokepaint import brush
 
         return getattr(brush, name)
-    if name in ("paint", "Painting"):
+    if name in ("paint", "Painting", "Tools"):
         from strokepaint import engine
 
         return getattr(engine, name)

@@ -443,8 +443,9 @@ class Painting:
         first is written, the stroke file first; each atomically. Returns the paths written."""
         from strokepaint.fsutil import atomic_write
 
-        if png is not None:
-            _png_name(png)
+        named = [(p, suffix) for p, suffix in ((png, ".png"), (strokes, ".json"), (svg, ".svg"), (gif, ".gif")) if p is not None]
+        for p, suffix in named:  # (each its own ending: no two of them can be one file)
+            _named(p, suffix)
         blobs = [
             (path, make())
             for path, make in (
@@ -460,27 +461,29 @@ class Painting:
     def save_png(self, path) -> None:
         from strokepaint.fsutil import atomic_write
 
-        atomic_write(_png_name(path), self.png())
+        atomic_write(_named(path, ".png"), self.png())
 
     def save_svg(self, path, scale: float = 1.0) -> None:
         from strokepaint.fsutil import atomic_write
 
         if not (isinstance(scale, (int, float)) and 0 < scale <= 64):
             raise UsageError(f"scale={scale!r}: must be above 0 and at most 64")
-        atomic_write(path, self.svg(scale))
+        atomic_write(_named(path, ".svg"), self.svg(scale))
 
     def save_strokes(self, path) -> None:
-        self.stroke_file().save(path)
+        self.stroke_file().save(_named(path, ".json"))
 
     def save_gif(self, path, count: int = 40) -> None:
         from strokepaint.fsutil import atomic_write
 
-        atomic_write(path, self.gif(count))
+        atomic_write(_named(path, ".gif"), self.gif(count))
 
 
-def _png_name(path) -> Path:
-    if Path(path).suffix.lower() != ".png":
-        raise UsageError(f"{path}: the painting is written as PNG; give a name ending in .png")
+def _named(path, suffix: str) -> Path:
+    """`path`, if its name ends in `suffix` (a stroke file: .json, e.g. NAME.strokes.json)."""
+    if Path(path).suffix.lower() != suffix:
+        what = {".png": "the painting is written as PNG", ".json": "a stroke file is JSON"}.get(suffix, f"this is {suffix[1:].upper()}")
+        raise UsageError(f"{path}: {what}; give a name ending in {suffix}")
     return Path(path)
 
 
@@ -1005,6 +1008,7 @@ def paint(
     target = _target(image)
     flushed = _flushes_denormals()  # (the painting flushes denormal floats to zero; the caller's setting is restored)
     tools = tools or Tools.load(brush, device, use_agent=method != "optimize")  # first: it sets up the threads
+    torch.set_flush_denormal(True)  # (Tools.load does; tools loaded by the caller were, and a painting since restored it)
     cfg = PaintConfig(
         strokes=int(strokes), method=method, refine=int(refine), grid=int(grid), seed=int(seed), fit_colours=bool(fit_colours)
     )

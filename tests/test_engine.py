@@ -476,6 +476,15 @@ def test_painting_save_checks_everything_before_writing(tmp_path, monkeypatch):
         p.save(tmp_path / "p.png", tmp_path / "p.strokes.json", tmp_path / "p.svg")
     assert not list(tmp_path.iterdir())
     p.strokes[0, 0] = 0.5
+    for call, message in (
+        (lambda: p.save(png=tmp_path / "r.png", svg=tmp_path / "r.png"), "r.png: this is SVG; give a name ending in .svg"),
+        (lambda: p.save(svg=tmp_path / "q.png"), "give a name ending in .svg"),
+        (lambda: p.save_gif(tmp_path / "s.svg"), "give a name ending in .gif"),
+        (lambda: p.save_strokes(tmp_path / "s.txt"), "a stroke file is JSON"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            call()
+    assert not list(tmp_path.iterdir())
     (tmp_path / "p.png").write_bytes(b"earlier")
 
     def refuse(src, dst):
@@ -485,3 +494,14 @@ def test_painting_save_checks_everything_before_writing(tmp_path, monkeypatch):
     with pytest.raises(Failure, match=r"p.png: cannot write \(Operation not permitted\)"):
         p.save_png(tmp_path / "p.png")
     assert [f.name for f in tmp_path.iterdir()] == ["p.png"] and (tmp_path / "p.png").read_bytes() == b"earlier"
+
+
+def test_denormals_are_flushed_while_painting_with_loaded_tools(monkeypatch):
+    """Tools loaded once for many pictures: each painting flushes denormals (5x faster alpha maps), then restores."""
+    tools = engine.Tools.load("bezier", "cpu")
+    torch.set_flush_denormal(False)
+    seen = []
+    run = engine.run
+    monkeypatch.setattr(engine, "run", lambda *a, **k: seen.append(engine._flushes_denormals()) or run(*a, **k))
+    engine.paint(_picture(16, 16), strokes=5, refine=1, tools=tools)
+    assert seen == [True] and not engine._flushes_denormals()
