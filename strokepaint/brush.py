@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -44,7 +45,7 @@ class Param:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"parameter name {self.name!r}: use a short identifier such as 'x0' or 'radius'")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (self.low, self.high)):
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in (self.low, self.high)):
             raise ValueError(f"parameter {self.name!r}: low and high must be finite numbers, not {self.low!r}, {self.high!r}")
         if self.role not in ROLES:
             raise ValueError(f"parameter {self.name!r}: unknown role {self.role!r}")
@@ -171,7 +172,9 @@ def _wrong_output(brush: Brush, method: str, out, args: tuple) -> str | None:
         if problem is None:
             low = out.new_tensor([p.low for p in brush.geometry])
             high = out.new_tensor([p.high for p in brush.geometry])
-            bad = ((out < low - 1e-6) | (out > high + 1e-6)).any(0).nonzero()[:, 0].tolist()
+            from strokepaint.strokefile import TOLERANCE  # (the slack stroke files allow)
+
+            bad = ((out < low - TOLERANCE) | (out > high + TOLERANCE)).any(0).nonzero()[:, 0].tolist()
             if bad:
                 return "values outside the declared ranges of " + ", ".join(brush.geometry[i].name for i in bad)
         return problem

@@ -108,7 +108,8 @@ def brushes(
 
     table = Table(title="strokepaint brushes")
     for col in ("brush", "version", "package", "parameters", "renderer", "agent"):
-        table.add_column(col, no_wrap=col != "parameters")  # (names whole; the parameters wrap)
+        wraps = col == "parameters"  # (the names whole; the parameters wrap, never to nothing)
+        table.add_column(col, no_wrap=not wraps, min_width=16 if wraps else None)
     for r in rows:
         table.add_row(
             r["name"],
@@ -589,8 +590,10 @@ PAINTED = ".painted.png"  # the name ending of paint's default output, beside it
 def _inputs(paths: list[Path], skip: list[Path]) -> list[tuple[Path, Path]]:
     """Pictures named on the command line, folders expanded (recursively, sorted), each with its
     folder relative to the folder named (so --out-dir keeps the layout). Each picture once; inside
-    a folder, earlier paintings (*.painted.png, anything under the output folders `skip`) are left out."""
+    a folder, earlier paintings (*.painted.png, a picture with its stroke file beside it, anything
+    under the output folders `skip`) are left out."""
     from strokepaint import images
+    from strokepaint.strokefile import SUFFIX
 
     out: dict[Path, tuple[Path, Path]] = {}
     skip = [d.resolve() for d in skip]
@@ -604,7 +607,8 @@ def _inputs(paths: list[Path], skip: list[Path]) -> list[tuple[Path, Path]]:
             # (an output folder that is the folder named, or holds it, hides nothing)
             inner = [d for d in skip if d != top and d.is_relative_to(top)]
             for f in found:
-                if f.name.endswith(PAINTED) or any(f.resolve().is_relative_to(d) for d in inner):
+                painted = f.suffix.lower() == ".png" and f.with_name(f.stem + SUFFIX).is_file()  # (paint writes PNGs)
+                if f.name.endswith(PAINTED) or painted or any(f.resolve().is_relative_to(d) for d in inner):
                     left_out += 1
                 else:
                     out.setdefault(f.resolve(), (f, f.parent.relative_to(p)))
@@ -612,7 +616,9 @@ def _inputs(paths: list[Path], skip: list[Path]) -> list[tuple[Path, Path]]:
             out.setdefault(p.resolve(), (p, Path()))
     if left_out:
         plural = "s" * (left_out > 1)
-        _err_console().print(f"left out {left_out} earlier painting{plural} found in the folders (*{PAINTED}, output folders)")
+        _err_console().print(
+            f"left out {left_out} earlier painting{plural} found in the folders (*{PAINTED}, NAME.png beside NAME{SUFFIX}, output folders)"
+        )
     if not out:
         raise UsageError(f"{', '.join(map(str, paths))}: only earlier paintings here, nothing to paint")
     return list(out.values())
@@ -808,7 +814,7 @@ def eval_(
         raise UsageError(f"{folder}: no images in this folder")
     dev = _setup(device, threads)
     tools = _tools(brush, dev, method, renderer, agent)
-    rows, used, failed = [], set(), []
+    rows, used, failed, exact = [], set(), [], []  # (exact: the rows' unrounded MSEs)
     for f in files:
         try:
             img = images.centre_crop(images.open_rgb(f), 128)
@@ -832,16 +838,17 @@ def eval_(
                 "seconds": round(seconds, 3),
             }
             rows.append(row)
+            exact.append(mse)
             if not as_json:
                 typer.echo(f"{f.name:24s} {n:5d} strokes  mse {mse:.5f}  psnr {row['psnr']:6.2f} dB  {seconds:6.2f} s")
     if not rows:
         raise UsageError(f"{folder}: no readable images")
     mean = {}
     for n in counts:
-        sel = [r for r in rows if r["strokes"] == n]
-        mean[str(n)] = {k: round(sum(r[k] for r in sel) / len(sel), 6) for k in ("mse", "seconds")}
+        sel = [(r, e) for r, e in zip(rows, exact) if r["strokes"] == n]
+        mse = sum(e for _, e in sel) / len(sel)
         # the PSNR of the mean MSE, not the mean of the PSNRs: one flawless picture (120 dB) would lift that by tens of dB
-        mean[str(n)]["psnr"] = psnr(sum(r["mse"] for r in sel) / len(sel))
+        mean[str(n)] = {"mse": round(mse, 6), "psnr": psnr(mse), "seconds": round(sum(r["seconds"] for r, _ in sel) / len(sel), 6)}
     method_used = "+".join(sorted(used))  # what `auto` chose
     if as_json:
         doc = {"brush": brush, "method": method_used, "refine": refine, "colour_fit": colour_fit, "images": rows, "mean": mean}

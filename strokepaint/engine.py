@@ -158,7 +158,7 @@ def plan(width: int, height: int, strokes: int, bundle: int = 5, grid: int = 0, 
     sides = [float(short)]
     # the coarsest pass has no more tiles than bundles to give them: a thin strip (2000x3 px) would
     # otherwise be cut into hundreds of 3-px tiles, the strokes going to the first few
-    while not grid and len(tiles_for(width, height, sides[0])) > max(1, strokes // bundle):
+    while len(tiles_for(width, height, sides[0])) > max(1, strokes // bundle):
         sides[0] *= 2
     if grid:
         while sides[-1] / 2 > short / grid * 1.01:

@@ -33,7 +33,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
         os.replace(tmp, path)
     except OSError as e:  # (a full disk, a file that may not be replaced)
         Path(tmp).unlink(missing_ok=True)
-        raise Failure(f"{path}: cannot write ({e.strerror}); nothing written there, an earlier file of that name is untouched") from None
+        raise Failure(f"{path}: cannot write ({e.strerror or e}); nothing written, an earlier file of that name untouched") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

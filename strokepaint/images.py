@@ -54,7 +54,8 @@ def _to_rgb(im):
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit or float greyscale: scale to 8 bits
         import numpy as np
 
-        a = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        a = np.asarray(im, dtype=np.float64)
+        a = np.where(np.isfinite(a), a, 0.0)  # (NaN and infinite pixels: black, and no scale from them)
         if im.mode == "F":  # float pixels: in [0, 1] (the usual convention), else 0..255 or 0..65535
             top = 1.0 if a.max() <= 1.0 else 65535.0 if a.max() > 255 else 255.0
         else:

@@ -38,10 +38,19 @@ class RendererConfig:
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
-        if self.canvas < 16 or self.hidden < 1 or not self.min_box > 0 or self.last_kernel < 1 or self.last_kernel % 2 == 0:
+        if (
+            self.canvas < 16
+            or self.hidden < 1
+            or not self.min_box > 0
+            or self.last_kernel < 1
+            or self.last_kernel % 2 == 0
+            or not self.channels
+            or min(self.channels) < 1
+        ):
             raise ValueError(
-                f"canvas {self.canvas}, hidden {self.hidden}, min_box {self.min_box}, last_kernel {self.last_kernel}: "
-                "canvas is at least 16 px, hidden at least 1, min_box above 0, last_kernel odd"
+                f"canvas {self.canvas}, hidden {self.hidden}, min_box {self.min_box}, last_kernel {self.last_kernel}, "
+                f"channels {self.channels}: canvas is at least 16 px, hidden at least 1, min_box above 0, last_kernel odd, "
+                "at least one channel count, each at least 1"
             )
         start = self.frame / 2 ** len(self.channels)
         if start != int(start) or start < 1:

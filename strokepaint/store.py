@@ -155,8 +155,13 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
 
     import torch
 
+    from strokepaint.errors import Failure
     from strokepaint.fsutil import atomic_write
 
+    nets = [v for v in state.values() if isinstance(v, dict)]
+    bad = next((b for b in (_not_finite({k: v for k, v in n.items() if isinstance(v, torch.Tensor)}) for n in nets) if b), None)
+    if bad:
+        raise Failure(f"{path} not written: the weights hold NaN or infinite numbers ({bad}); the training diverged (last checkpoint kept)")
     buf = io.BytesIO()
     torch.save(state, buf)
     return atomic_write(path, buf.getvalue())

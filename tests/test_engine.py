@@ -43,8 +43,9 @@ def test_a_thin_strip_is_painted_end_to_end(w, h):
         assert min(t.x for t in tiles) <= 0 and max(t.x + t.side for t in tiles) >= w - 1e-6
         assert min(t.y for t in tiles) <= 0 and max(t.y + t.side for t in tiles) >= h - 1e-6
     green = torch.tensor([0.0, 0.5, 0.0])[:, None, None].expand(3, h, w)
-    p = engine.paint(green, strokes=50)
-    assert float(((p.image() - green) ** 2).mean()) < 1e-3
+    for grid in (0, 1):  # (--grid sets the finest pass only)
+        p = engine.paint(green, strokes=50, grid=grid)
+        assert float(((p.image() - green) ** 2).mean()) < 1e-3, grid
 
 
 def test_share_follows_the_error():
@@ -499,9 +500,13 @@ def test_painting_save_checks_everything_before_writing(tmp_path, monkeypatch):
 def test_denormals_are_flushed_while_painting_with_loaded_tools(monkeypatch):
     """Tools loaded once for many pictures: each painting flushes denormals (5x faster alpha maps), then restores."""
     tools = engine.Tools.load("bezier", "cpu")
-    torch.set_flush_denormal(False)
+    before = engine._flushes_denormals()
     seen = []
     run = engine.run
     monkeypatch.setattr(engine, "run", lambda *a, **k: seen.append(engine._flushes_denormals()) or run(*a, **k))
-    engine.paint(_picture(16, 16), strokes=5, refine=1, tools=tools)
-    assert seen == [True] and not engine._flushes_denormals()
+    try:
+        torch.set_flush_denormal(False)
+        engine.paint(_picture(16, 16), strokes=5, refine=1, tools=tools)
+        assert seen == [True] and not engine._flushes_denormals()
+    finally:
+        torch.set_flush_denormal(before)

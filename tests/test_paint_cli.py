@@ -158,6 +158,13 @@ def test_folders_painted_again_and_alike_names(cli, tmp_path):
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.jpg.png", "a.png.png", "sub/a.png"]
     r = cli("paint", str(folder / "a.png"), str(folder / "sub" / "a.png"), *FAST, "--out-dir", str(tmp_path / "two"))
     assert r.returncode == 2 and "would both be written to" in r.stderr and not (tmp_path / "two").exists()
+    only = tmp_path / "only"  # painted into itself, twice: the first run's a.png (its stroke file beside it) is no input
+    only.mkdir()
+    _photo(only / "a.jpg")
+    for _ in range(2):
+        r = cli("paint", str(only), *FAST, "--out-dir", str(only))
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in only.iterdir()) == ["a.jpg", "a.png", "a.strokes.json"] and "left out 1 earlier painting " in r.stderr
     r = cli("paint", str(folder / "sub"), *FAST, "--out-dir", str(tmp_path))  # the output folder holds the folder named: it hides nothing
     assert r.returncode == 0 and (tmp_path / "a.png").is_file() and "left out 1 earlier painting " in r.stderr, r.stderr
 
@@ -174,7 +181,7 @@ def test_eval_json(cli, tmp_path):
     folder = tmp_path / "dev"
     folder.mkdir()
     _photo(folder / "x.png", (50, 40))
-    _photo(folder / "y.png", (40, 40))
+    Image.new("RGB", (40, 40), (90, 160, 30)).save(folder / "y.png")  # flat: far lower error than the noise
     r = cli("eval", str(folder), "--strokes", "5,10", "--refine", "2", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -183,6 +190,8 @@ def test_eval_json(cli, tmp_path):
     assert set(doc["mean"]) == {"5", "10"}
     mean = doc["mean"]["5"]  # the PSNR of the mean MSE (a mean of PSNRs is lifted by one easy picture)
     assert mean["psnr"] == pytest.approx(10 * math.log10(1 / mean["mse"]), abs=0.02)
+    rows = [i["psnr"] for i in doc["images"] if i["strokes"] == 5]
+    assert abs(sum(rows) / len(rows) - mean["psnr"]) > 1
     r = cli("eval", str(folder), "--strokes", "5,x")
     assert r.returncode == 2 and "--strokes" in r.stderr
     (folder / "z.png").write_text("not a picture")  # reported, left out of the means, and the exit code says so

@@ -304,6 +304,15 @@ def test_weights_with_nan_are_neither_written_nor_loaded(tmp_path):
     )
     with pytest.raises(UsageError, match=r"b.safetensors: its weights hold NaN or infinite numbers \(w\)"):
         store.load_weights(tmp_path / "b.safetensors", "renderer")
+    with pytest.raises(Failure, match=r"c.ckpt not written: the weights hold NaN or infinite numbers \(w\)"):
+        store.save_checkpoint(tmp_path / "c.ckpt", {"model": {"w": torch.tensor([float("nan")])}, "step": 3})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.safetensors"]
+
+
+@pytest.mark.parametrize("channels", [(), (8, 0)])
+def test_renderer_needs_channels(channels):
+    with pytest.raises(ValueError, match="at least one channel count, each at least 1"):
+        RendererConfig(frame=8, channels=channels)
 
 
 def test_diverged_renderer_training_stops_and_writes_nothing(tmp_path, monkeypatch):
