@@ -814,7 +814,8 @@ def eval_(
         raise UsageError(f"{folder}: no images in this folder")
     dev = _setup(device, threads)
     tools = _tools(brush, dev, method, renderer, agent)
-    rows, used, failed, exact = [], set(), [], []  # (exact: the rows' unrounded MSEs)
+    rows, used, failed = [], set(), []
+    exact: dict[int, list[float]] = {n: [] for n in counts}  # unrounded MSEs per stroke count, for the means
     for f in files:
         try:
             img = images.centre_crop(images.open_rgb(f), 128)
@@ -838,17 +839,17 @@ def eval_(
                 "seconds": round(seconds, 3),
             }
             rows.append(row)
-            exact.append(mse)
+            exact[n].append(mse)
             if not as_json:
                 typer.echo(f"{f.name:24s} {n:5d} strokes  mse {mse:.5f}  psnr {row['psnr']:6.2f} dB  {seconds:6.2f} s")
     if not rows:
         raise UsageError(f"{folder}: no readable images")
     mean = {}
     for n in counts:
-        sel = [(r, e) for r, e in zip(rows, exact) if r["strokes"] == n]
-        mse = sum(e for _, e in sel) / len(sel)
+        mse = sum(exact[n]) / len(exact[n])
+        seconds = sum(r["seconds"] for r in rows if r["strokes"] == n) / len(exact[n])
         # the PSNR of the mean MSE, not the mean of the PSNRs: one flawless picture (120 dB) would lift that by tens of dB
-        mean[str(n)] = {"mse": round(mse, 6), "psnr": psnr(mse), "seconds": round(sum(r["seconds"] for r, _ in sel) / len(sel), 6)}
+        mean[str(n)] = {"mse": round(mse, 6), "psnr": psnr(mse), "seconds": round(seconds, 6)}
     method_used = "+".join(sorted(used))  # what `auto` chose
     if as_json:
         doc = {"brush": brush, "method": method_used, "refine": refine, "colour_fit": colour_fit, "images": rows, "mean": mean}

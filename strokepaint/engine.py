@@ -443,19 +443,19 @@ class Painting:
         first is written, the stroke file first; each atomically. Returns the paths written."""
         from strokepaint.fsutil import atomic_write
 
-        named = [(p, suffix) for p, suffix in ((png, ".png"), (strokes, ".json"), (svg, ".svg"), (gif, ".gif")) if p is not None]
-        for p, suffix in named:  # (each its own ending: no two of them can be one file)
-            _named(p, suffix)
-        blobs = [
-            (path, make())
-            for path, make in (
-                (strokes, lambda: self.stroke_file().checked_json(strokes)),
-                (png, self.png),
-                (svg, self.svg),
-                (gif, self.gif),
+        asked = [
+            (path, suffix, make)
+            for path, suffix, make in (
+                (strokes, ".json", lambda: self.stroke_file().checked_json(strokes)),
+                (png, ".png", self.png),
+                (svg, ".svg", self.svg),
+                (gif, ".gif", self.gif),
             )
             if path is not None
         ]
+        for path, suffix, _ in asked:  # (each its own ending: no two of them can be one file)
+            _named(path, suffix)
+        blobs = [(path, make()) for path, _, make in asked]
         return [atomic_write(path, blob) for path, blob in blobs]
 
     def save_png(self, path) -> None:

@@ -43,7 +43,6 @@ def to_svg(sf: StrokeFile, scale: float = 1.0) -> str:
 def _check_markup(brush, doc: str, parts: list[str]) -> None:
     """A brush whose svg() writes malformed markup fails with one line naming it and the stroke,
     before anything is written (cairosvg, browsers and editors would refuse the file)."""
-    from xml.etree import ElementTree
     from xml.parsers import expat
 
     from strokepaint.errors import Failure
@@ -55,8 +54,8 @@ def _check_markup(brush, doc: str, parts: list[str]) -> None:
         pass
     for i, part in enumerate(parts):
         try:
-            ElementTree.fromstring(f'<g xmlns="http://www.w3.org/2000/svg">{part}</g>')
-        except ElementTree.ParseError as e:
+            expat.ParserCreate().Parse(f'<g xmlns="http://www.w3.org/2000/svg">{part}</g>', True)
+        except expat.ExpatError as e:
             raise Failure(f"brush {brush.name!r}: its svg() wrote malformed SVG for stroke {i}: {e}") from None
     raise Failure(f"brush {brush.name!r}: its svg() elements do not make a well-formed SVG document together")
 

@@ -158,8 +158,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     from strokepaint.errors import Failure
     from strokepaint.fsutil import atomic_write
 
-    nets = [v for v in state.values() if isinstance(v, dict)]
-    bad = next((b for b in (_not_finite({k: v for k, v in n.items() if isinstance(v, torch.Tensor)}) for n in nets) if b), None)
+    tensors = {k: v for net in state.values() if isinstance(net, dict) for k, v in net.items() if isinstance(v, torch.Tensor)}
+    bad = _not_finite(tensors)  # (of the networks' state dicts the checkpoint holds)
     if bad:
         raise Failure(f"{path} not written: the weights hold NaN or infinite numbers ({bad}); the training diverged (last checkpoint kept)")
     buf = io.BytesIO()
