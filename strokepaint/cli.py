@@ -82,9 +82,11 @@ def brushes(
     from strokepaint.plugins import registry
 
     reg = registry()
-    rows = []
+    rows, refused = [], []
     for name, brush in reg.brushes.items():
         found = {kind: store.find(name, kind) for kind in store.KINDS}
+        unusable = {kind: store.problem(f[0], brush, kind) for kind, f in found.items() if f}
+        refused += [f"{name}'s {kind} is refused (painting with it stops with this error): {why}" for kind, why in unusable.items() if why]
         rows.append(
             {
                 "name": name,
@@ -96,6 +98,8 @@ def brushes(
                 "agent": str(found["agent"][0]) if found["agent"] else None,
                 "renderer_source": found["renderer"][1] if found["renderer"] else None,
                 "agent_source": found["agent"][1] if found["agent"] else None,
+                "renderer_problem": unusable.get("renderer"),
+                "agent_problem": unusable.get("agent"),
             }
         )
     if as_json:
@@ -116,12 +120,11 @@ def brushes(
             r["version"],
             r["package"],
             " ".join(r["params"]),
-            r["renderer_source"] or "[dim]none[/]",
-            r["agent_source"] or "[dim]none[/]",
+            *("[red]refused[/]" if r[k + "_problem"] else r[k + "_source"] or "[dim]none[/]" for k in store.KINDS),
         )
     console = Console()
     console.print(table)
-    for problem in reg.problems:
+    for problem in refused + reg.problems:
         console.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True)  # one line each, as warnings are
 
 
@@ -237,11 +240,9 @@ def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path 
     itself, not a file the run reads (`reads`: option -> path), and not a file that holds anything
     but weights of this kind (a previous run's are replaced)."""
     from strokepaint import store
-    from strokepaint.fsutil import check_outputs
+    from strokepaint.fsutil import check_outputs, named
 
-    if out is not None and out.suffix.lower() != ".safetensors":
-        raise UsageError(f"{out}: weights are written as safetensors; give a name ending in .safetensors")
-    out = Path(out) if out else store.user_dir() / store.filename(brush, kind)
+    out = named(out, ".safetensors") if out is not None else store.user_dir() / store.filename(brush, kind)
     check_outputs([out])  # not a folder, and its folder writable
     if out.is_file():
         for option, path in (reads or {}).items():
@@ -629,6 +630,7 @@ def _paint_outputs(
 ) -> dict[str, Path]:
     """Where one painting goes: png, strokes (next to the png), and svg/gif if asked (folders,
     keeping the input folders' layout, when painting several), named after `stem`."""
+    from strokepaint.fsutil import named
     from strokepaint.strokefile import SUFFIX
 
     if out is not None:
@@ -637,16 +639,12 @@ def _paint_outputs(
         png = out_dir / rel / f"{stem}.png"
     else:
         png = src.with_name(f"{stem}{PAINTED}")
-    if png.suffix.lower() != ".png":
-        raise UsageError(f"{png}: the painting is written as PNG; give a name ending in .png")
-    paths = {"png": png, "strokes": png.with_name(png.stem + SUFFIX)}
+    paths = {"png": named(png, ".png"), "strokes": png.with_name(png.stem + SUFFIX)}
     for key, where, suffix in (("svg", svg, ".svg"), ("gif", gif, ".gif")):
         if where is None:
             continue
-        paths[key] = where / rel / f"{stem}{suffix}" if many else where
-        if paths[key].suffix.lower() != suffix:
-            option = "--svg" if key == "svg" else "--animate"
-            raise UsageError(f"{paths[key]}: {option} writes {suffix[1:].upper()}; give a name ending in {suffix}")
+        option = "--svg" if key == "svg" else "--animate"
+        paths[key] = named(where / rel / f"{stem}{suffix}" if many else where, suffix, f"{option} writes {suffix[1:].upper()}")
     return paths
 
 

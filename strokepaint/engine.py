@@ -41,6 +41,7 @@ from strokepaint import raster
 from strokepaint.brush import Brush, call
 from strokepaint.compose import blank, composite, uncovered
 from strokepaint.errors import UsageError
+from strokepaint.fsutil import atomic_write, named
 
 if TYPE_CHECKING:
     from strokepaint.agent import Actor
@@ -441,8 +442,6 @@ class Painting:
     def save(self, png=None, strokes=None, svg=None, gif=None) -> list[Path]:
         """Several files at once, as `paint` writes them: every one made (and checked) before the
         first is written, the stroke file first; each atomically. Returns the paths written."""
-        from strokepaint.fsutil import atomic_write
-
         asked = [
             (path, suffix, make)
             for path, suffix, make in (
@@ -454,37 +453,23 @@ class Painting:
             if path is not None
         ]
         for path, suffix, _ in asked:  # (each its own ending: no two of them can be one file)
-            _named(path, suffix)
+            named(path, suffix)
         blobs = [(path, make()) for path, _, make in asked]
         return [atomic_write(path, blob) for path, blob in blobs]
 
     def save_png(self, path) -> None:
-        from strokepaint.fsutil import atomic_write
-
-        atomic_write(_named(path, ".png"), self.png())
+        atomic_write(named(path, ".png"), self.png())
 
     def save_svg(self, path, scale: float = 1.0) -> None:
-        from strokepaint.fsutil import atomic_write
-
         if not (isinstance(scale, (int, float)) and 0 < scale <= 64):
             raise UsageError(f"scale={scale!r}: must be above 0 and at most 64")
-        atomic_write(_named(path, ".svg"), self.svg(scale))
+        atomic_write(named(path, ".svg"), self.svg(scale))
 
     def save_strokes(self, path) -> None:
-        self.stroke_file().save(_named(path, ".json"))
+        self.stroke_file().save(named(path, ".json"))
 
     def save_gif(self, path, count: int = 40) -> None:
-        from strokepaint.fsutil import atomic_write
-
-        atomic_write(_named(path, ".gif"), self.gif(count))
-
-
-def _named(path, suffix: str) -> Path:
-    """`path`, if its name ends in `suffix` (a stroke file: .json, e.g. NAME.strokes.json)."""
-    if Path(path).suffix.lower() != suffix:
-        what = {".png": "the painting is written as PNG", ".json": "a stroke file is JSON"}.get(suffix, f"this is {suffix[1:].upper()}")
-        raise UsageError(f"{path}: {what}; give a name ending in {suffix}")
-    return Path(path)
+        atomic_write(named(path, ".gif"), self.gif(count))
 
 
 def _pil(img: torch.Tensor):

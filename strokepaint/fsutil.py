@@ -40,6 +40,22 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     return path
 
 
+WHAT = {
+    ".png": "the painting is written as PNG",
+    ".json": "a stroke file is JSON",
+    ".safetensors": "weights are written as safetensors",
+}
+
+
+def named(path: str | os.PathLike, suffix: str, what: str | None = None) -> Path:
+    """`path`, if its name ends in `suffix` (a stroke file: .json, e.g. NAME.strokes.json); else
+    a one-line error saying what the file is (`what`, or the suffix's entry in WHAT)."""
+    if Path(path).suffix.lower() != suffix:
+        what = what or WHAT.get(suffix, f"this is {suffix[1:].upper()}")
+        raise UsageError(f"{path}: {what}; give a name ending in {suffix}")
+    return Path(path)
+
+
 def check_writable(folder: str | os.PathLike) -> None:
     """Fail now, before any work, if files cannot be written in `folder`. A missing folder is not
     created here (a run that fails leaves no empty folder): the nearest folder above it that

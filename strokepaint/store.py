@@ -103,16 +103,22 @@ def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, st
     bad = _not_finite(tensors)
     if bad:
         raise UsageError(f"{path}: its weights hold NaN or infinite numbers ({bad}): a damaged file or a diverged training run")
+    _check_meta(path, metadata, kind)
+    return tensors, metadata
+
+
+def _check_meta(path, metadata: dict, kind: str) -> None:
+    from strokepaint.errors import UsageError
+
     if metadata.get("kind") != kind:
         raise UsageError(f"{path}: holds {metadata.get('kind') or 'unknown'} weights, not {kind} weights")
     if metadata.get("format_version") != FORMAT_VERSION:
         raise UsageError(f"{path}: weights format {metadata.get('format_version')!r} is not supported (expected {FORMAT_VERSION})")
-    return tensors, metadata
 
 
-def kind_of(path: str | os.PathLike) -> str | None:
-    """The kind of weights an existing file holds ("renderer", "agent", "unknown"), or None when
-    it is not a safetensors file; reads only the header."""
+def _header(path: str | os.PathLike) -> tuple[int, dict] | None:
+    """A safetensors file's header (its length in bytes, its JSON), or None when it is not one;
+    reads only the header."""
     import json
     import struct
 
@@ -124,10 +130,41 @@ def kind_of(path: str | os.PathLike) -> str | None:
             header = json.loads(f.read(n))
     except (OSError, ValueError, struct.error, UnicodeDecodeError):
         return None
-    if not isinstance(header, dict):
+    return (n, header) if isinstance(header, dict) else None
+
+
+def kind_of(path: str | os.PathLike) -> str | None:
+    """The kind of weights an existing file holds ("renderer", "agent", "unknown"), or None when
+    it is not a safetensors file; reads only the header."""
+    read = _header(path)
+    if read is None:
         return None
-    meta = header.get("__metadata__") or {}
+    meta = read[1].get("__metadata__") or {}
     return str(meta.get("kind", "unknown")) if isinstance(meta, dict) else "unknown"
+
+
+def problem(path: str | os.PathLike, brush, kind: str) -> str | None:
+    """Why the weights at `path` would be refused for this brush and kind, from the header and
+    the file's size alone (what `strokepaint brushes` shows without loading them), or None."""
+    from strokepaint.errors import UsageError
+
+    n, header = _header(path) or (0, {})
+    offsets = [v.get("data_offsets") for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    ends = [o[-1] if isinstance(o, list) and o else None for o in offsets]
+    try:
+        size = Path(path).stat().st_size
+    except OSError as e:
+        return f"{path}: cannot read ({e.strerror})"
+    if not header or not all(isinstance(e, int) for e in ends) or size < 8 + n + max(ends, default=0):
+        return f"{path}: not a safetensors weights file, or truncated"
+    meta = header.get("__metadata__") or {}
+    meta = meta if isinstance(meta, dict) else {}
+    try:
+        _check_meta(path, meta, kind)
+        check_brush(path, meta, brush)
+    except UsageError as e:
+        return str(e)
+    return None
 
 
 def check_brush(path: str | os.PathLike, metadata: dict[str, str], brush) -> None:

@@ -28,6 +28,23 @@ def test_brushes_table(cli):
     assert r.returncode == 0 and "bezier" in r.stdout and "triangle" in r.stdout
 
 
+def test_brushes_names_weights_that_would_be_refused(cli, tmp_path):
+    """A truncated user renderer and an agent of another brush are listed as refused, with why,
+    instead of as the user's weights in use; the brushes without such files are unaffected."""
+    from strokepaint import store
+
+    shipped = store.shipped_dir()
+    (tmp_path / "line.renderer.safetensors").write_bytes((shipped / "line.renderer.safetensors").read_bytes()[:100_000])
+    (tmp_path / "triangle.agent.safetensors").write_bytes((shipped / "circle.agent.safetensors").read_bytes())
+    env = {"STROKEPAINT_HOME": str(tmp_path)}
+    rows = {b["name"]: b for b in json.loads(cli("brushes", "--json", env=env).stdout)}
+    assert "truncated" in rows["line"]["renderer_problem"] and rows["line"]["renderer_source"] == "user"
+    assert "made for brush 'circle', not 'triangle'" in rows["triangle"]["agent_problem"]
+    assert rows["bezier"]["renderer_problem"] is None and rows["bezier"]["agent_problem"] is None
+    table = cli("brushes", env=env)
+    assert table.returncode == 0 and table.stdout.count("refused") >= 2 and "line's renderer is refused" in table.stdout
+
+
 def test_unknown_command_is_usage_error(cli):
     r = cli("no-such-command")
     assert r.returncode == 2 and "Traceback" not in r.stderr
