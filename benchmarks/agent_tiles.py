@@ -64,7 +64,7 @@ def main() -> None:
 
     try:
         tools = Tools.load(a.brush, "cpu", agent_path=a.agent)
-        pictures = [images.centre_crop(images.open_rgb(f), 128) for f in images.find(a.images)]
+        pictures = [images.eval_picture(f) for f in images.find(a.images)]
         big = images.open_rgb(a.big)
         with tempfile.TemporaryDirectory() as tmp:  # as engine_ab.py --photo and paint_targets.py crop them
             seam_photos = [images.load(big_photo(f, Path(tmp) / f"{i}.jpg")) for i, f in enumerate(a.seams)]

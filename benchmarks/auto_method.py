@@ -54,7 +54,7 @@ def main() -> None:
         if tools.actor is None:
             raise UsageError(f"brush {a.brush!r} has no agent to compare")
         if a.images:
-            named = [(f.name, images.centre_crop(images.open_rgb(f), 128)) for folder in a.images for f in images.find(folder)]
+            named = [(f.name, images.eval_picture(f)) for folder in a.images for f in images.find(folder)]
         else:
             named = []
             for p in a.photos:

@@ -62,7 +62,7 @@ def main() -> None:
                 targets = [images.load(big_photo(a.photo, Path(tmp) / "big.jpg"))]
         else:
             files = [f for folder in a.images for f in images.find(folder)]
-            targets = [images.to_tensor(images.centre_crop(images.open_rgb(f), 128)) for f in files]
+            targets = [images.to_tensor(images.eval_picture(f)) for f in files]
     except (UsageError, ValueError, TypeError) as e:
         raise SystemExit(f"error: {e}") from None
     if not targets:

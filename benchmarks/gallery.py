@@ -26,7 +26,7 @@ def contact_sheet(dev: Path, strokes: int, method: str) -> Image.Image:
     sheet = Image.new("RGB", (len(files) * 132 + 4, 2 * 132 + 4), "white")
     tools = engine.Tools.load("bezier")
     for i, f in enumerate(files):
-        target = images.centre_crop(images.open_rgb(f), 128)
+        target = images.eval_picture(f)
         painting = strokepaint.paint(target, strokes=strokes, tools=tools, method=method)
         sheet.paste(target, (4 + 132 * i, 4))
         sheet.paste(engine._pil(painting.image()), (4 + 132 * i, 136))

@@ -78,7 +78,7 @@ def main() -> None:
             if folder is None or not (folder / name).is_file():
                 print(f"skipped dev image {name}: not installed", file=sys.stderr)
                 continue
-            images.centre_crop(images.open_rgb(folder / name), 128).save(args.dev / (Path(name).stem + ".png"))
+            images.eval_picture(folder / name).save(args.dev / (Path(name).stem + ".png"))
             n += 1
         print(f"{args.dev}: {n} dev images (128x128)")
     if args.tune:
@@ -89,7 +89,7 @@ def main() -> None:
                 print(f"skipped tuning image {f}: not installed", file=sys.stderr)
                 continue
             prefix = "mate" if f.parent == MATE else "opencv"
-            images.centre_crop(images.open_rgb(f), 128).save(args.tune / f"{prefix}-{f.stem}.png")
+            images.eval_picture(f).save(args.tune / f"{prefix}-{f.stem}.png")
             n += 1
         print(f"{args.tune}: {n} tuning images (128x128)")
 

@@ -30,9 +30,9 @@ class AgentConfig:
     resolution: int = 64  # R: side of the canvas the agent observes and trains on
     bundle: int = 5  # k: strokes per action (the paper's bundle)
     steps: int = 40  # T: actions per painting (k * T strokes)
-    width: int = 32  # actor: channels of the first stage; doubled at each of the later stages
-    critic_width: int = 16  # the same for the critic and the discriminator
-    stages: int = 4  # each halves the resolution
+    width: int = 32  # actor: channels of its first block, 2x in its two others (Actor)
+    critic_width: int = 16  # critic and discriminator: channels of the first stage, doubled at each later one
+    stages: int = 4  # critic and discriminator: residual stages, each halving the resolution
     params: int = 13  # P: numbers per stroke (set from the brush)
     roles: str = ""  # one letter per number: x, y or . (set from the brush; x/y are anchored)
     # a stroke's colour: `fit` the colour that brings the canvas closest to the target where the
@@ -120,7 +120,8 @@ class _Block(nn.Module):
 
 
 class _Trunk(nn.Module):
-    """[B, cin, R, R] -> [B, features]: residual stages halving the resolution, then global pooling."""
+    """[B, cin, R, R] -> [B, features]: residual stages halving the resolution, the last map
+    (R / 2**stages square) flattened (no global pooling: module doc)."""
 
     def __init__(self, cin: int, width: int, cfg: AgentConfig, norm: bool):
         super().__init__()

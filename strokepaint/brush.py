@@ -25,13 +25,13 @@ import json
 import math
 import numbers
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
 if TYPE_CHECKING:  # torch stays off the CLI's start-up path
     import torch
 
 Role = Literal["x", "y", "size", "opacity", "value", "color"]
-ROLES: tuple[str, ...] = ("x", "y", "size", "opacity", "value", "color")
+ROLES: tuple[str, ...] = get_args(Role)
 
 
 @dataclass(frozen=True)
@@ -107,17 +107,11 @@ class Brush:
         blob = json.dumps([asdict(p) for p in self.params], sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def describe(self) -> list[dict]:
-        return [asdict(p) for p in self.params]
-
     # ---- unit conversions (shared by every brush) ------------------------------
     def to_pixels(self, g: torch.Tensor, width: int, height: int) -> torch.Tensor:
         """Geometry [N, G] in stored units -> pixels."""
         scale = g.new_tensor([_role_scale(p.role, width, height) for p in self.geometry])
         return g * scale
-
-    def opacity_mask(self) -> list[bool]:
-        return [p.role == "opacity" for p in self.params]
 
     # ---- to be provided by the brush -------------------------------------------
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:

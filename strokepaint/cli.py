@@ -25,10 +25,9 @@ _state = {"debug": False}
 
 
 def _err(message: str) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    _err_console().print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
 def _interrupted(started: float, ckpt: Path, out: Path | None = None, what: str = "") -> None:
@@ -256,6 +255,19 @@ def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path 
 
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present, else CPU), cpu or cuda.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")]
+
+
+def _check_budget(minutes: float | None, count: int | None, flag: str) -> None:
+    """A training run's budget: --minutes above 0 or a count (--steps/--updates) of at least 1, not both."""
+    if minutes is not None and count is not None:
+        raise UsageError(f"give --minutes or {flag}, not both")
+    if minutes is not None and not minutes > 0:
+        raise UsageError(f"--minutes {minutes}: must be above 0")
+    if count is not None and count < 1:
+        raise UsageError(f"{flag} {count}: must be at least 1")
+
+
 PaintRendererOpt = Annotated[
     Path | None, typer.Option("--renderer", help="Renderer weights to paint through (default: the brush's, `strokepaint brushes`).")
 ]
@@ -271,6 +283,57 @@ def _tools(brush: str, dev, method: str, renderer: Path | None, agent: Path | No
     return engine.Tools.load(brush, str(dev), renderer_path=renderer, agent_path=agent, use_agent=method != "optimize")
 
 
+def _apply_sets(obj, pairs: list[str], also: set[str] = frozenset()):
+    """`key=value` strings onto a dataclass (values parsed as JSON, else kept as strings), each of
+    the type of the setting it replaces and not negative where that is not; then the config's own
+    checks (`__post_init__`). Any problem is a one-line UsageError naming the setting; an unknown
+    key's lists the valid ones (this config's and `also`, the other config's of the command)."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(obj)}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in names:
+            raise UsageError(f"--set {pair}: expected key=value with key one of {', '.join(sorted(names | set(also)))}")
+        setattr(obj, key, _typed(key, value, getattr(obj, key)))
+    if hasattr(obj, "__post_init__"):
+        try:
+            obj.__post_init__()
+        except (TypeError, ValueError) as e:  # the config's own checks: a one-line error
+            raise UsageError(f"--set: {e}") from None
+    return obj
+
+
+def _typed(key: str, value: str, current):
+    """One `--set key=value`'s value as the type of the setting's current value."""
+    import json
+    import math
+
+    if isinstance(current, str):
+        return value
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    want = "true or false" if isinstance(current, bool) else "a whole number" if isinstance(current, int) else "a number"
+    if isinstance(current, tuple):
+        if not isinstance(parsed, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in parsed):
+            raise UsageError(f"--set {key}={value}: {key} takes a list of whole numbers above 0, e.g. {key}={json.dumps(list(current))}")
+        return tuple(parsed)
+    ok = (
+        isinstance(parsed, bool)
+        if isinstance(current, bool)
+        else isinstance(parsed, int) and not isinstance(parsed, bool)
+        if isinstance(current, int)
+        else isinstance(parsed, (int, float)) and not isinstance(parsed, bool) and math.isfinite(parsed)
+    )
+    if not ok:
+        raise UsageError(f"--set {key}={value}: {key} takes {want} (now {json.dumps(current)})")
+    if not isinstance(current, bool) and parsed < 0 <= current:
+        raise UsageError(f"--set {key}={value}: {key} cannot be negative")
+    return parsed if isinstance(current, (bool, int)) else float(parsed)
+
+
 @app.command("train-brush")
 def train_brush(
     ctx: typer.Context,
@@ -283,7 +346,7 @@ def train_brush(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint next to --out.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed and --steps give the same weights.")] = 0,
     device: DeviceOpt = "auto",
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+    threads: ThreadsOpt = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Advanced: override a model or training setting, key=value.")] = None,
 ) -> None:
     """Train a brush's neural renderer on its exact rasterizer (any registered brush)."""
@@ -293,12 +356,7 @@ def train_brush(
 
     from strokepaint.plugins import get_brush
 
-    if minutes is not None and steps is not None:
-        raise UsageError("give --minutes or --steps, not both")
-    if minutes is not None and not minutes > 0:
-        raise UsageError(f"--minutes {minutes}: must be above 0")
-    if steps is not None and steps < 1:
-        raise UsageError(f"--steps {steps}: must be at least 1")
+    _check_budget(minutes, steps, "--steps")
     _warn_ignored_on_resume(ctx, resume, ("seed", "overrides"))
     if minutes is None and steps is None and not resume:  # (resumed: the saved run's budget)
         minutes = 60.0
@@ -307,13 +365,13 @@ def train_brush(
     dev = _setup(device, threads)
     from strokepaint.renderer import RendererConfig
     from strokepaint.store import checkpoint_path
-    from strokepaint.train_renderer import TrainConfig, apply_overrides, train
+    from strokepaint.train_renderer import TrainConfig, train
 
     model_cfg, train_cfg = RendererConfig(**brush.renderer_overrides), TrainConfig()
     model_keys = {f.name for f in fields(RendererConfig)}
     sets = overrides or []
-    apply_overrides(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
-    apply_overrides(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys], also=model_keys)
+    _apply_sets(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
+    _apply_sets(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys], also=model_keys)
     if train_cfg.pool * model_cfg.canvas**2 > 8 * 2**30 or train_cfg.batch * model_cfg.canvas**2 > 2**26:
         raise UsageError("--set: pool or batch too large for memory: keep pool x canvas^2 under 8 GB and batch x canvas^2 under 64M")
     out = _weights_out(out, brush.name, "renderer")
@@ -407,7 +465,7 @@ def _worse_agent(out: Path, shipped: Path, brush, data: Path | None) -> str | No
     pictures = []
     for f in images.find(data) if data is not None else []:
         try:
-            pictures.append(images.to_tensor(images.centre_crop(images.open_rgb(f), 128)))
+            pictures.append(images.to_tensor(images.eval_picture(f)))
         except UsageError:
             continue
         if len(pictures) == 8:
@@ -417,10 +475,10 @@ def _worse_agent(out: Path, shipped: Path, brush, data: Path | None) -> str | No
     mse = []
     for path in (out, shipped):  # the agent alone, as `strokepaint eval --method agent --refine 0 --no-colour-fit`
         tools = engine.Tools.load(brush.name, "cpu", agent_path=path)
-        paintings = [engine.paint(p, 200, tools=tools, method="agent", refine=0, fit_colours=False).image() for p in pictures]
-        mse.append(sum(float(((q - p) ** 2).mean()) for q, p in zip(paintings, pictures)) / len(pictures))
+        alone = [engine.measure(p, 200, tools, method="agent", refine=0, fit_colours=False)[0] for p in pictures]
+        mse.append(sum(alone) / len(alone))
     if mse[0] > mse[1]:
-        where = f"{len(pictures)} of the photos at 128 px, 200 strokes"
+        where = f"{len(pictures)} of the photos at {images.EVAL_SIDE} px, 200 strokes"
         return f"it paints worse than the shipped agent (MSE {mse[0]:.5f} against {mse[1]:.5f} on {where})"
     return None
 
@@ -446,7 +504,7 @@ def train_agent(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     device: DeviceOpt = "auto",
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+    threads: ThreadsOpt = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Advanced: override an agent/training setting, key=value.")] = None,
 ) -> None:
     """Train a painting agent (model-based DDPG through the brush's neural renderer) on photos."""
@@ -460,16 +518,11 @@ def train_agent(
         raise UsageError("--data: give a folder of training photos (see README: Training data)")
     if not data.is_dir():
         raise UsageError(f"--data {data}: not a folder")
-    if minutes is not None and updates is not None:
-        raise UsageError("give --minutes or --updates, not both")
+    _check_budget(minutes, updates, "--updates")
     if init is not None and resume:
         raise UsageError("give --init or --resume, not both: a resumed run continues from its checkpoint")
     if init is not None and not init.is_file():
         raise UsageError(f"--init {init}: {'is a folder, not an agent file' if init.is_dir() else 'no such agent file'}")
-    if minutes is not None and not minutes > 0:
-        raise UsageError(f"--minutes {minutes}: must be above 0")
-    if updates is not None and updates < 1:
-        raise UsageError(f"--updates {updates}: must be at least 1")
     from strokepaint.train_agent import REWARDS
 
     if reward not in REWARDS:
@@ -487,18 +540,17 @@ def train_agent(
     from strokepaint import renderer as rnd
     from strokepaint.agent import AgentConfig
     from strokepaint.train_agent import AgentTraining, train
-    from strokepaint.train_renderer import apply_overrides
 
     sets = overrides or []
     agent_keys = {f.name for f in fields(AgentConfig)} - {"params", "roles"}  # (those two come from the brush)
     agent_sets = [kv for kv in sets if kv.partition("=")[0] in agent_keys]
     if any(kv.partition("=")[0] == "steps" for kv in agent_sets):
         raise UsageError("--set steps: give the episode's length with --strokes (steps = strokes / bundle)")
-    bundle = apply_overrides(AgentConfig(steps=max(1, strokes // AgentConfig.bundle)), agent_sets).bundle
+    bundle = _apply_sets(AgentConfig(steps=max(1, strokes // AgentConfig.bundle)), agent_sets).bundle
     if strokes < bundle or strokes % bundle:
         raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")
-    cfg = apply_overrides(AgentConfig(steps=strokes // bundle, colours=colours), agent_sets)  # tile settings follow the episode
-    tc = apply_overrides(AgentTraining(reward=reward), [kv for kv in sets if kv.partition("=")[0] not in agent_keys], also=agent_keys)
+    cfg = _apply_sets(AgentConfig(steps=strokes // bundle, colours=colours), agent_sets)  # tile settings follow the episode
+    tc = _apply_sets(AgentTraining(reward=reward), [kv for kv in sets if kv.partition("=")[0] not in agent_keys], also=agent_keys)
     if tc.batch * cfg.resolution**2 > 2**24 or tc.envs * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
         raise UsageError("batch, envs or replay too large for memory: keep batch x resolution^2 under 16M and the replay under 8 GB")
     model, _, _ = rnd.load(brush, renderer)
@@ -700,7 +752,7 @@ def paint(
     renderer: PaintRendererOpt = None,
     agent: PaintAgentOpt = None,
     device: DeviceOpt = "auto",
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Paint pictures with brush strokes: PNG at the picture's size, a stroke file beside it, SVG and GIF on request."""
     from collections import Counter
@@ -789,12 +841,11 @@ def eval_(
     renderer: PaintRendererOpt = None,
     agent: PaintAgentOpt = None,
     device: DeviceOpt = "auto",
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Paint every picture in a folder at 128x128 and report MSE, PSNR and seconds per picture."""
     import json
     import math
-    import time
 
     from strokepaint import engine, images
 
@@ -816,19 +867,15 @@ def eval_(
     exact: dict[int, list[float]] = {n: [] for n in counts}  # unrounded MSEs per stroke count, for the means
     for f in files:
         try:
-            img = images.centre_crop(images.open_rgb(f), 128)
+            img = images.eval_picture(f)
         except UsageError as e:
             _err(str(e))
             failed.append({"name": f.name, "error": str(e)})
             continue
         target = images.to_tensor(img)
         for n in counts:
-            t0 = time.perf_counter()
-            p = engine.paint(target, n, tools=tools, method=method, refine=refine, grid=grid, fit_colours=colour_fit)
-            out = p.image()
-            seconds = time.perf_counter() - t0
-            used.add(p.method)
-            mse = float(((out.cpu() - target) ** 2).mean())
+            mse, seconds, used_method = engine.measure(target, n, tools, method=method, refine=refine, grid=grid, fit_colours=colour_fit)
+            used.add(used_method)
             row = {
                 "name": f.name,
                 "strokes": n,
@@ -869,7 +916,7 @@ def eval_brush(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     strokes: Annotated[int, typer.Option("--strokes", help="Size of the fixed stroke set.")] = 2000,
     device: DeviceOpt = "auto",
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")] = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Fidelity of a brush's neural renderer against its rasterizer, and its speed."""
     import json

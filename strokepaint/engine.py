@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from strokepaint import raster
+from strokepaint import images, raster
 from strokepaint.brush import Brush, call
 from strokepaint.compose import blank, composite, uncovered
 from strokepaint.errors import UsageError
@@ -990,7 +990,7 @@ def paint(
 
         if registry().brushes.get(brush.name) is not brush:
             raise UsageError(f"brush {brush.name!r} is not a registered brush; install it as a plugin and pass its name")
-    target = _target(image)
+    target = images.as_tensor(image)
     flushed = _flushes_denormals()  # (the painting flushes denormal floats to zero; the caller's setting is restored)
     tools = tools or Tools.load(brush, device, use_agent=method != "optimize")  # first: it sets up the threads
     torch.set_flush_denormal(True)  # (Tools.load does; tools loaded by the caller were, and a painting since restored it)
@@ -1007,47 +1007,14 @@ def paint(
             torch.set_flush_denormal(False)
 
 
+def measure(target: torch.Tensor, strokes: int, tools: Tools, **options) -> tuple[float, float, str]:
+    """How `strokepaint eval` scores a painting: (MSE of the exact painting against `target`
+    [3, H, W] in [0, 1], seconds painting and rendering, the method used). `options` as for `paint`."""
+    t0 = time.perf_counter()
+    p = paint(target, strokes, tools=tools, **options)
+    out = p.image()
+    return float(((out.cpu() - target.cpu()) ** 2).mean()), time.perf_counter() - t0, p.method
+
+
 def _flushes_denormals() -> bool:
     return torch.tensor([1e-40], dtype=torch.float32).item() == 0.0
-
-
-def _target(image) -> torch.Tensor:
-    """`paint`'s picture as a float tensor [3, H, W] in [0, 1]: a file path, a PIL image, a numpy
-    array ([H, W], [H, W, 3] or [H, W, 4]) or a tensor [3, H, W]; uint8 values are read as 0..255."""
-    import os
-
-    import numpy as np
-
-    from strokepaint import images
-
-    if isinstance(image, (str, os.PathLike)):
-        return images.load(image)
-    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
-        return images.to_tensor(images._to_rgb(image))
-    if isinstance(image, np.ndarray):
-        from PIL import Image
-
-        a = image
-        if a.dtype != np.uint8:
-            a = _unit(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), f"array of shape {a.shape}").numpy()
-            a = (a * 255).round().astype(np.uint8)
-        if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
-            raise UsageError(f"image array of shape {a.shape}: expected [H, W], [H, W, 3] or [H, W, 4]")
-        return images.to_tensor(images._to_rgb(Image.fromarray(a)))
-    if isinstance(image, torch.Tensor):
-        if image.dim() != 3 or image.shape[0] != 3 or 0 in image.shape:
-            raise UsageError(f"image tensor of shape {tuple(image.shape)}: expected [3, H, W]")
-        if image.dtype == torch.uint8:
-            return image.float() / 255
-        if not image.is_floating_point():
-            raise UsageError(f"image tensor of {image.dtype}: give uint8 (0..255) or floats in [0, 1]")
-        return _unit(image.float(), f"image tensor of shape {tuple(image.shape)}")
-    raise UsageError(f"image of type {type(image).__name__}: give a file path, a PIL image, a numpy array or a tensor [3, H, W]")
-
-
-def _unit(t: torch.Tensor, what: str) -> torch.Tensor:
-    if not bool(torch.isfinite(t).all()):
-        raise UsageError(f"{what}: has NaN or infinite values")
-    if t.numel() and (float(t.min()) < -1e-3 or float(t.max()) > 1 + 1e-3):
-        raise UsageError(f"{what}: values from {float(t.min()):g} to {float(t.max()):g}; floats must be in [0, 1] (uint8: 0..255)")
-    return t.clamp(0, 1)

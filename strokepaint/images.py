@@ -10,10 +10,15 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strokepaint.errors import UsageError
 
+if TYPE_CHECKING:
+    import torch
+
 MAX_PIXELS = 100_000_000  # ~ a 10,000 x 10,000 photo; Pillow refuses twice this as a bomb
+EVAL_SIDE = 128  # the dev-split convention: pictures measured at 128 x 128 (`strokepaint eval`, benchmarks/)
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
 
 
@@ -111,3 +116,50 @@ def centre_crop(img, size: int):
     w, h = img.size
     left, top = (w - size) // 2, (h - size) // 2
     return img.crop((left, top, left + size, top + size))
+
+
+def eval_picture(path: str | os.PathLike):
+    """A picture as `strokepaint eval` and the benchmarks measure it: EVAL_SIDE square (centre_crop)."""
+    return centre_crop(open_rgb(path), EVAL_SIDE)
+
+
+def as_tensor(image) -> torch.Tensor:
+    """A picture (what `strokepaint.paint` takes) as a float tensor [3, H, W] in [0, 1]: a file path, a PIL image, a numpy
+    array ([H, W], [H, W, 3] or [H, W, 4]) or a tensor [3, H, W]; uint8 values are read as 0..255."""
+    import numpy as np
+    import torch
+
+    if isinstance(image, (str, os.PathLike)):
+        return load(image)
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
+        return to_tensor(_to_rgb(image))
+    if isinstance(image, np.ndarray):
+        from PIL import Image
+
+        a = image
+        if a.dtype != np.uint8:
+            a = _unit(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), f"array of shape {a.shape}").numpy()
+            a = (a * 255).round().astype(np.uint8)
+        if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
+            raise UsageError(f"image array of shape {a.shape}: expected [H, W], [H, W, 3] or [H, W, 4]")
+        return to_tensor(_to_rgb(Image.fromarray(a)))
+    if isinstance(image, torch.Tensor):
+        if image.dim() != 3 or image.shape[0] != 3 or 0 in image.shape:
+            raise UsageError(f"image tensor of shape {tuple(image.shape)}: expected [3, H, W]")
+        if image.dtype == torch.uint8:
+            return image.float() / 255
+        if not image.is_floating_point():
+            raise UsageError(f"image tensor of {image.dtype}: give uint8 (0..255) or floats in [0, 1]")
+        return _unit(image.float(), f"image tensor of shape {tuple(image.shape)}")
+    raise UsageError(f"image of type {type(image).__name__}: give a file path, a PIL image, a numpy array or a tensor [3, H, W]")
+
+
+def _unit(t: torch.Tensor, what: str) -> torch.Tensor:
+    """A float tensor checked to be finite and in [0, 1] (up to rounding)."""
+    import torch
+
+    if not bool(torch.isfinite(t).all()):
+        raise UsageError(f"{what}: has NaN or infinite values")
+    if t.numel() and (float(t.min()) < -1e-3 or float(t.max()) > 1 + 1e-3):
+        raise UsageError(f"{what}: values from {float(t.min()):g} to {float(t.max()):g}; floats must be in [0, 1] (uint8: 0..255)")
+    return t.clamp(0, 1)

@@ -49,8 +49,9 @@ def device(name: str = "auto"):
     return torch.device(name)
 
 
-def distributed() -> tuple[int, int]:
-    """(rank, world) under torchrun (the process group joined on first call), (0, 1) otherwise."""
+def distributed(device=None) -> tuple[int, int]:
+    """(rank, world) under torchrun (the process group joined on first call: nccl for a CUDA
+    `device`, else gloo), (0, 1) otherwise."""
     import os
 
     import torch
@@ -58,5 +59,5 @@ def distributed() -> tuple[int, int]:
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() and os.environ.get("STROKEPAINT_DEVICE") == "cuda" else "gloo")
+        dist.init_process_group("nccl" if device is not None and torch.device(device).type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)

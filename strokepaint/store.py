@@ -79,6 +79,8 @@ def _not_finite(tensors: dict) -> str | None:
 
 def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, str]]:
     """(tensors, metadata) of a weights file; a one-line UsageError for anything not right."""
+    import io
+
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -91,15 +93,11 @@ def load_weights(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, st
         raise UsageError(f"{path}: no such weights file") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read ({e.strerror})") from None
-    import json
-    import struct
-
     try:
         tensors = load(blob)
-        (n,) = struct.unpack("<Q", blob[:8])
-        metadata = json.loads(blob[8 : 8 + n]).get("__metadata__", {}) or {}
-    except (SafetensorError, ValueError, struct.error, UnicodeDecodeError) as e:
+    except (SafetensorError, ValueError) as e:
         raise UsageError(f"{path}: not a safetensors weights file, or truncated ({type(e).__name__})") from None
+    metadata = (_header(io.BytesIO(blob)) or (0, {}))[1].get("__metadata__") or {}
     bad = _not_finite(tensors)
     if bad:
         raise UsageError(f"{path}: its weights hold NaN or infinite numbers ({bad}): a damaged file or a diverged training run")
@@ -116,14 +114,14 @@ def _check_meta(path, metadata: dict, kind: str) -> None:
         raise UsageError(f"{path}: weights format {metadata.get('format_version')!r} is not supported (expected {FORMAT_VERSION})")
 
 
-def _header(path: str | os.PathLike) -> tuple[int, dict] | None:
+def _header(file) -> tuple[int, dict] | None:
     """A safetensors file's header (its length in bytes, its JSON), or None when it is not one;
-    reads only the header."""
+    reads only the header. `file`: a path or an open binary file."""
     import json
     import struct
 
     try:
-        with open(path, "rb") as f:
+        with open(file, "rb") if isinstance(file, (str, os.PathLike)) else file as f:
             (n,) = struct.unpack("<Q", f.read(8))
             if n > 100_000_000:
                 return None

@@ -482,7 +482,7 @@ def train(
     from strokepaint import runtime, store
 
     device = device or torch.device("cpu")
-    rank, world = runtime.distributed()
+    rank, world = runtime.distributed(device)
     ckpt_file = store.checkpoint_path(out)
     state = None
     if resume:

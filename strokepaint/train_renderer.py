@@ -14,7 +14,7 @@ import json
 import math
 import signal
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -52,52 +52,6 @@ class TrainConfig:
             raise ValueError(f"{which}: counts must be at least 1, lr and checkpoint_minutes above 0")
         if not self.batch <= self.pool_start <= self.pool:
             raise ValueError(f"batch {self.batch}, pool_start {self.pool_start}, pool {self.pool}: need batch <= pool_start <= pool")
-
-
-def apply_overrides(obj, pairs: list[str], also: set[str] = frozenset()):
-    """`key=value` strings onto a dataclass (values parsed as JSON, else kept as strings), each of
-    the type of the setting it replaces and not negative where that is not; then the config's own
-    checks (`__post_init__`). Any problem is a one-line UsageError naming the setting; an unknown
-    key's lists the valid ones (this config's and `also`, the other config's of the command)."""
-    names = {f.name for f in fields(obj)}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in names:
-            raise UsageError(f"--set {pair}: expected key=value with key one of {', '.join(sorted(names | set(also)))}")
-        setattr(obj, key, _typed(key, value, getattr(obj, key)))
-    if hasattr(obj, "__post_init__"):
-        try:
-            obj.__post_init__()
-        except (TypeError, ValueError) as e:  # the config's own checks: a one-line error
-            raise UsageError(f"--set: {e}") from None
-    return obj
-
-
-def _typed(key: str, value: str, current):
-    """One `--set key=value`'s value as the type of the setting's current value."""
-    if isinstance(current, str):
-        return value
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    want = "true or false" if isinstance(current, bool) else "a whole number" if isinstance(current, int) else "a number"
-    if isinstance(current, tuple):
-        if not isinstance(parsed, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in parsed):
-            raise UsageError(f"--set {key}={value}: {key} takes a list of whole numbers above 0, e.g. {key}={json.dumps(list(current))}")
-        return tuple(parsed)
-    ok = (
-        isinstance(parsed, bool)
-        if isinstance(current, bool)
-        else isinstance(parsed, int) and not isinstance(parsed, bool)
-        if isinstance(current, int)
-        else isinstance(parsed, (int, float)) and not isinstance(parsed, bool) and math.isfinite(parsed)
-    )
-    if not ok:
-        raise UsageError(f"--set {key}={value}: {key} takes {want} (now {json.dumps(current)})")
-    if not isinstance(current, bool) and parsed < 0 <= current:
-        raise UsageError(f"--set {key}={value}: {key} cannot be negative")
-    return parsed if isinstance(current, (bool, int)) else float(parsed)
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -195,7 +149,7 @@ def train(
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     device = device or torch.device("cpu")
-    rank, world = runtime.distributed()
+    rank, world = runtime.distributed(device)
     stop = {"flag": False}
 
     def on_term(signum, frame):  # a kill: finish the step, checkpoint, leave
