@@ -1,4 +1,6 @@
-"""The painting agent's networks (paper §3, appendix Tables 1-2), sized for the CPU.
+"""The painting agent's networks (paper §3, appendix Tables 1-2), sized for the CPU, and the
+agent at work: `act` paints targets bundle by bundle (`paint_bundle`: through the neural
+renderer, each stroke in its best colour), as training (train_agent.py) and the engine use it.
 
     observation [B, 9, R, R] = canvas (3) + target (3) + step t/T (1) + CoordConv x, y (2)
     Actor(obs)         -> actions [B, k, P] in (0, 1): k strokes of P numbers (sigmoid), BN
@@ -17,10 +19,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
+
+from strokepaint.compose import best_colours, blank, composite
+
+if TYPE_CHECKING:
+    from strokepaint.brush import Brush
+    from strokepaint.renderer import NeuralRenderer
 
 COLOURS = ("fit", "actor")  # AgentConfig.colours
 
@@ -187,6 +196,73 @@ class Discriminator(nn.Module):
 
     def forward(self, canvas: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(torch.cat([canvas, target], 1)))[:, 0]
+
+
+# ---- the agent at work: bundles of strokes through the renderer (training and painting alike) ----
+def agent_roles(brush: Brush) -> str:
+    return "".join(p.role if p.role in ("x", "y") else "." for p in brush.params)
+
+
+def decode(brush: Brush, actions: torch.Tensor) -> torch.Tensor:
+    """Actions in (0, 1) [..., P] -> strokes in stored units [..., P]."""
+    low = actions.new_tensor([p.low for p in brush.params])
+    high = actions.new_tensor([p.high for p in brush.params])
+    return low + actions * (high - low)
+
+
+def paint_bundle(
+    renderer: NeuralRenderer, canvas: torch.Tensor, strokes: torch.Tensor, target: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composite bundles of strokes [B, k, P] onto canvases [B, 3, R, R] through the renderer:
+    (new canvas, strokes). Given the `target`, each stroke takes its best colour where it lands
+    (AgentConfig.colours `fit`), and the strokes returned carry those colours."""
+    b, k, p = strokes.shape
+    r, ng = canvas.shape[-1], renderer.brush.n_geometry
+    alpha = renderer(strokes[..., :ng].reshape(b * k, -1), canvas=r).view(b, k, r, r)
+    if target is None:
+        return composite(canvas, alpha, strokes[..., ng:]), strokes
+    canvas, colours = best_colours(canvas, alpha, target, strokes[..., ng:])
+    return canvas, torch.cat([strokes[..., :ng], colours], -1)
+
+
+def fitting(cfg: AgentConfig, target: torch.Tensor) -> torch.Tensor | None:
+    """What `paint_bundle` fits the colours to: the target if the agent's strokes take their best
+    colours (AgentConfig.colours `fit`), else nothing (the actor's own colours)."""
+    return target if cfg.colours == "fit" else None
+
+
+@torch.no_grad()
+def act(
+    actor: Actor,
+    renderer: NeuralRenderer,
+    brush: Brush,
+    target: torch.Tensor,
+    steps: int | list[int],
+    canvas: torch.Tensor | None = None,
+    background: float = 1.0,
+    first_step: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paint targets [B, 3, R, R] for `steps` actions with the actor: (canvas, strokes [B, S*k, P]).
+    `steps` is one count for all, or one per target (S the largest; a target's actions stop at
+    its count, its strokes after them are 0.5s: the agent only acts where its strokes are used).
+    `first_step` > 0 tells the actor the canvas is already partly painted (step indices past its
+    episode count as the last)."""
+    actor.eval()
+    b, _, r, _ = target.shape
+    counts = torch.as_tensor(steps).expand(b)
+    canvas = blank((background,) * 3, r, r, (b,)).to(target.device) if canvas is None else canvas.clone()
+    k, n = actor.cfg.bundle, int(counts.max()) if b else 0
+    out = torch.full((b, n * k, len(brush.params)), 0.5, device=target.device)
+    for t in range(n):
+        rows = (counts > t).nonzero()[:, 0].to(target.device)  # the targets still painting
+        every = len(rows) == b
+        cv, tg = (canvas, target) if every else (canvas[rows], target[rows])
+        now = torch.full((len(rows),), min(first_step + t, actor.cfg.steps - 1), device=target.device)
+        a = actor(observe(cv, tg, now, actor.cfg.steps))
+        new, strokes = paint_bundle(renderer, cv, decode(brush, a), fitting(actor.cfg, tg))
+        canvas[rows] = new
+        out[rows, t * k : (t + 1) * k] = strokes
+    return canvas, out
 
 
 def load(brush, path=None) -> tuple[Actor, dict[str, str], str]:

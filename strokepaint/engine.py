@@ -342,7 +342,7 @@ def agent_strokes(
     """The agent paints each tile (the window minus its margin) at its own resolution: [n, m, P]
     strokes in window units, m = max(counts) (bundles of k until a tile's count is laid; the
     strokes past it are padding)."""
-    from strokepaint.train_agent import act
+    from strokepaint.agent import act
 
     r = target.shape[-1]
     cut = round(r * margin / (1 + 2 * margin))

@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe
+from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, act, agent_roles, decode, fitting, observe, paint_bundle
 from strokepaint.brush import Brush
-from strokepaint.compose import best_colours, blank, composite
+from strokepaint.compose import blank
 from strokepaint.errors import UsageError
 from strokepaint.renderer import NeuralRenderer
 
@@ -92,39 +92,6 @@ class AgentTraining:
             raise ValueError(f"gamma {self.gamma}, tau {self.tau}: gamma from 0 to 1, tau above 0 and at most 1")
         if self.batch > self.replay:
             raise ValueError(f"batch {self.batch} is more than the replay buffer's {self.replay} transitions")
-
-
-def agent_roles(brush: Brush) -> str:
-    return "".join(p.role if p.role in ("x", "y") else "." for p in brush.params)
-
-
-# ---- the environment ---------------------------------------------------------------------------
-def decode(brush: Brush, actions: torch.Tensor) -> torch.Tensor:
-    """Actions in (0, 1) [..., P] -> strokes in stored units [..., P]."""
-    low = actions.new_tensor([p.low for p in brush.params])
-    high = actions.new_tensor([p.high for p in brush.params])
-    return low + actions * (high - low)
-
-
-def paint(
-    renderer: NeuralRenderer, canvas: torch.Tensor, strokes: torch.Tensor, target: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Composite bundles of strokes [B, k, P] onto canvases [B, 3, R, R] through the renderer:
-    (new canvas, strokes). Given the `target`, each stroke takes its best colour where it lands
-    (AgentConfig.colours `fit`), and the strokes returned carry those colours."""
-    b, k, p = strokes.shape
-    r, ng = canvas.shape[-1], renderer.brush.n_geometry
-    alpha = renderer(strokes[..., :ng].reshape(b * k, -1), canvas=r).view(b, k, r, r)
-    if target is None:
-        return composite(canvas, alpha, strokes[..., ng:]), strokes
-    canvas, colours = best_colours(canvas, alpha, target, strokes[..., ng:])
-    return canvas, torch.cat([strokes[..., :ng], colours], -1)
-
-
-def fitting(cfg: AgentConfig, target: torch.Tensor) -> torch.Tensor | None:
-    """What `paint` fits the colours to: the target if the agent's strokes take their best
-    colours (AgentConfig.colours `fit`), else nothing (the actor's own colours)."""
-    return target if cfg.colours == "fit" else None
 
 
 @dataclass
@@ -291,14 +258,14 @@ class Learner:
         for j in range(tc.lookahead):
             a = self.actor(observe(now, target, step + j, T))
             first = a if first is None else first
-            new, _ = paint(self.renderer, now, decode(self.brush, a), fitting(self.cfg, target))
+            new, _ = paint_bundle(self.renderer, now, decode(self.brush, a), fitting(self.cfg, target))
             q = q + tc.gamma**j * alive * self.reward(now, new, target, self.disc_t)
             alive, now = alive * (step + j + 1 < T).float(), new
         return q + tc.gamma**tc.lookahead * alive * self.critic(observe(now, target, step + tc.lookahead, T)), first
 
     def action_value(self, canvas: torch.Tensor, target: torch.Tensor, step: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """r(s, a) + gamma V(s') [B] of actions a [B, k, P] in states [B], through the renderer."""
-        new, _ = paint(self.renderer, canvas, decode(self.brush, a), fitting(self.cfg, target))
+        new, _ = paint_bundle(self.renderer, canvas, decode(self.brush, a), fitting(self.cfg, target))
         alive = (step + 1 < self.cfg.steps).float()
         value = self.critic(observe(new, target, step + 1, self.cfg.steps))
         return self.reward(canvas, new, target, self.disc_t) + self.tc.gamma * alive * value
@@ -379,44 +346,6 @@ class Learner:
     def load_state(self, state: dict) -> None:
         for name, value in state.items():  # a resumed run takes the checkpoint's settings: the same modules
             getattr(self, name).load_state_dict(value)
-
-
-@torch.no_grad()
-def act(
-    actor: Actor,
-    renderer: NeuralRenderer,
-    brush: Brush,
-    target: torch.Tensor,
-    steps: int | list[int],
-    canvas: torch.Tensor | None = None,
-    noise: float = 0.0,
-    gen: torch.Generator | None = None,
-    background: float = 1.0,
-    first_step: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paint targets [B, 3, R, R] for `steps` actions with the actor: (canvas, strokes [B, S*k, P]).
-    `steps` is one count for all, or one per target (S the largest; a target's actions stop at
-    its count, its strokes after them are 0.5s: the agent only acts where its strokes are used).
-    `first_step` > 0 tells the actor the canvas is already partly painted (step indices past its
-    episode count as the last)."""
-    actor.eval()
-    b, _, r, _ = target.shape
-    counts = torch.as_tensor(steps).expand(b)
-    canvas = blank((background,) * 3, r, r, (b,)).to(target.device) if canvas is None else canvas.clone()
-    k, n = actor.cfg.bundle, int(counts.max()) if b else 0
-    out = torch.full((b, n * k, len(brush.params)), 0.5, device=target.device)
-    for t in range(n):
-        rows = (counts > t).nonzero()[:, 0].to(target.device)  # the targets still painting
-        every = len(rows) == b
-        cv, tg = (canvas, target) if every else (canvas[rows], target[rows])
-        now = torch.full((len(rows),), min(first_step + t, actor.cfg.steps - 1), device=target.device)
-        a = actor(observe(cv, tg, now, actor.cfg.steps))
-        if noise:
-            a = torch.sigmoid(torch.logit(a, 1e-4) + noise * torch.randn(a.shape, generator=gen).to(a.device))
-        new, strokes = paint(renderer, cv, decode(brush, a), fitting(actor.cfg, tg))
-        canvas[rows] = new
-        out[rows, t * k : (t + 1) * k] = strokes
-    return canvas, out
 
 
 _BEST_KEYS = {"actor": "best_actor", "val_mse": "best_val_mse", "update": "best_update", "source": "best_source"}  # in checkpoints
@@ -605,7 +534,7 @@ def train(
                     learner.actor.eval()
                     a = learner.actor(observe(canvas, target, t, T))
                     a = torch.sigmoid(torch.logit(a, 1e-4) + tc.noise * torch.randn(a.shape, generator=gen).to(device))
-                new, _ = paint(renderer, canvas, decode(brush, a), fitting(cfg, target))
+                new, _ = paint_bundle(renderer, canvas, decode(brush, a), fitting(cfg, target))
             replay.add(canvas.cpu(), new.cpu(), target.cpu(), t.cpu())
             canvas, t = new, t + 1
             finished = t >= T

@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 from strokepaint import store
-from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, observe, update_settings
+from strokepaint.agent import Actor, AgentConfig, Critic, Discriminator, act, decode, observe, paint_bundle, update_settings
 from strokepaint.errors import UsageError
 from strokepaint.plugins import get_brush
 from strokepaint.renderer import NeuralRenderer, RendererConfig
-from strokepaint.train_agent import VAL_SEED, AgentTraining, Targets, act, decode, init_chain, paint, train
+from strokepaint.train_agent import VAL_SEED, AgentTraining, Targets, init_chain, train
 
 TINY = AgentConfig(resolution=16, width=4, stages=2, steps=4)
 TINY_RENDERER = RendererConfig(frame=8, channels=(8, 4), hidden=16)
@@ -44,7 +44,7 @@ def test_actions_paint_through_the_renderer():
     b = get_brush("circle")
     rnd = NeuralRenderer(b, TINY_RENDERER)
     a = torch.rand(2, 5, b.n_params, requires_grad=True)
-    canvas, _ = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a))
+    canvas, _ = paint_bundle(rnd, torch.ones(2, 3, 16, 16), decode(b, a))
     assert canvas.shape == (2, 3, 16, 16)
     canvas.sum().backward()
     assert a.grad.abs().sum() > 0  # the actor learns through the renderer
@@ -78,8 +78,8 @@ def test_fitted_colours_are_the_strokes_returned_and_the_actor_learns_through_th
     rnd = NeuralRenderer(b, TINY_RENDERER)
     a = torch.rand(2, 5, b.n_params, requires_grad=True)
     target = torch.rand(2, 3, 16, 16)
-    canvas, strokes = paint(rnd, torch.ones(2, 3, 16, 16), decode(b, a), target)
-    again, _ = paint(rnd, torch.ones(2, 3, 16, 16), strokes.detach())
+    canvas, strokes = paint_bundle(rnd, torch.ones(2, 3, 16, 16), decode(b, a), target)
+    again, _ = paint_bundle(rnd, torch.ones(2, 3, 16, 16), strokes.detach())
     assert torch.allclose(canvas, again, atol=1e-6)
     assert not torch.allclose(strokes[..., b.n_geometry :], decode(b, a)[..., b.n_geometry :])
     ((canvas - target) ** 2).sum().backward()
@@ -340,8 +340,8 @@ def test_lookahead_objective_is_the_discounted_rewards_then_the_critic():
     with torch.no_grad():
         q, a = learner.objective(canvas, target, step)
         assert torch.equal(a, learner.actor(observe(canvas, target, step, cfg.steps)))  # the first actions
-        s1, _ = paint(rnd, canvas, decode(b, learner.actor(observe(canvas, target, step, cfg.steps))), target)
-        s2, _ = paint(rnd, s1, decode(b, learner.actor(observe(s1, target, step + 1, cfg.steps))), target)
+        s1, _ = paint_bundle(rnd, canvas, decode(b, learner.actor(observe(canvas, target, step, cfg.steps))), target)
+        s2, _ = paint_bundle(rnd, s1, decode(b, learner.actor(observe(s1, target, step + 1, cfg.steps))), target)
         r0, r1 = learner.reward(canvas, s1, target, None), learner.reward(s1, s2, target, None)
         v2 = learner.critic(observe(s2, target, step + 2, cfg.steps))
         v1 = learner.critic(observe(s1, target, step + 1, cfg.steps))
