@@ -205,8 +205,7 @@ def agent_roles(brush: Brush) -> str:
 
 def decode(brush: Brush, actions: torch.Tensor) -> torch.Tensor:
     """Actions in (0, 1) [..., P] -> strokes in stored units [..., P]."""
-    low = actions.new_tensor([p.low for p in brush.params])
-    high = actions.new_tensor([p.high for p in brush.params])
+    low, high = (t.to(actions) for t in brush.ranges())
     return low + actions * (high - low)
 
 

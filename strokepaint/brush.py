@@ -98,6 +98,18 @@ class Brush:
     def n_params(self) -> int:
         return len(self.geometry) + 3
 
+    def where(self, role: Role) -> list[int]:
+        """Positions of the parameters with this role; the geometry comes first in `params`, so
+        they index a stroke's geometry alike."""
+        return [i for i, p in enumerate(self.params) if p.role == role]
+
+    def ranges(self, geometry_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(low, high) of every parameter [P], or of the geometry's [G]."""
+        import torch
+
+        params = self.geometry if geometry_only else self.params
+        return torch.tensor([p.low for p in params]), torch.tensor([p.high for p in params])
+
     @property
     def n_geometry(self) -> int:
         return len(self.geometry)
@@ -164,8 +176,7 @@ def _wrong_output(brush: Brush, method: str, out, args: tuple) -> str | None:
     if method == "sample":
         problem = tensor(out, (args[0], brush.n_geometry))
         if problem is None:
-            low = out.new_tensor([p.low for p in brush.geometry])
-            high = out.new_tensor([p.high for p in brush.geometry])
+            low, high = (t.to(out) for t in brush.ranges(geometry_only=True))
             from strokepaint.strokefile import TOLERANCE  # (the slack stroke files allow)
 
             bad = ((out < low - TOLERANCE) | (out > high + TOLERANCE)).any(0).nonzero()[:, 0].tolist()

@@ -261,6 +261,16 @@ class Windows:
         return (iny[:, :, None] & inx[:, None, :]).float()[:, None]
 
 
+def from_logits(z: torch.Tensor, low: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
+    """The optimiser's logits -> strokes: each number squeezed into [low, low + span]."""
+    return low + torch.sigmoid(z) * span
+
+
+def to_logits(s: torch.Tensor, low: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
+    """Strokes -> logits (from_logits' inverse), kept finite at the ends of the range."""
+    return torch.logit(((s - low) / span).clamp(1e-4, 1 - 1e-4))
+
+
 class Units:
     """Strokes between window units (logits for the optimiser) and picture units."""
 
@@ -268,11 +278,8 @@ class Units:
         params = brush.params
         n, p = len(win.side), len(params)
         longest = max(width, height)
-        low = torch.tensor([q.low for q in params]).repeat(n, 1)
-        high = torch.tensor([q.high for q in params]).repeat(n, 1)
-        self.xs = [i for i, q in enumerate(params) if q.role == "x"]
-        self.ys = [i for i, q in enumerate(params) if q.role == "y"]
-        self.sizes = [i for i, q in enumerate(params) if q.role == "size"]
+        low, high = (t.repeat(n, 1) for t in brush.ranges())
+        self.xs, self.ys, self.sizes = brush.where("x"), brush.where("y"), brush.where("size")
         low[:, self.xs], high[:, self.xs] = win.lo[:, :1], win.hi[:, :1]  # strokes stay on the picture
         low[:, self.ys], high[:, self.ys] = win.lo[:, 1:], win.hi[:, 1:]
         high[:, self.sizes] = high[:, self.sizes] * (longest / win.side.float()).clamp(max=1)[:, None]
@@ -281,10 +288,10 @@ class Units:
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits [n, m, P] -> strokes in window units."""
-        return self.low + torch.sigmoid(z) * self.span
+        return from_logits(z, self.low, self.span)
 
     def encode(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.logit(((s - self.low) / self.span).clamp(1e-4, 1 - 1e-4))
+        return to_logits(s, self.low, self.span)
 
     def to_picture(self, s: torch.Tensor) -> torch.Tensor:
         """Strokes [n, m, P] in window units -> picture units (float64 for the mapping)."""
@@ -310,10 +317,7 @@ def seed_strokes(
     cy, cx = (idx // r).float(), (idx % r).float()
     colour = target.flatten(2).gather(2, idx[:, None].expand(n, 3, m)).transpose(1, 2)  # [n, m, 3]
     g = call(brush, "sample", n * m, gen).view(n, m, -1)
-    geo = brush.geometry
-    xs = [i for i, q in enumerate(geo) if q.role == "x"]
-    ys = [i for i, q in enumerate(geo) if q.role == "y"]
-    sizes = [i for i, q in enumerate(geo) if q.role == "size"]
+    xs, ys, sizes = brush.where("x"), brush.where("y"), brush.where("size")
     shrink = torch.tensor([min(0.5, 1.2 / math.sqrt(max(c, 1))) for c in counts])[:, None, None]
     if xs:
         g[..., xs] = ((cx[..., None] + 0.5) / r + (g[..., xs] - g[..., xs].mean(-1, keepdim=True)) * shrink).clamp(0, 1)
@@ -321,11 +325,9 @@ def seed_strokes(
         g[..., ys] = ((cy[..., None] + 0.5) / r + (g[..., ys] - g[..., ys].mean(-1, keepdim=True)) * shrink).clamp(0, 1)
     if sizes:  # the sampler's sizes, shrunk with the count, but never much below what covers the window
         floor = torch.tensor([0.15 / math.sqrt(max(c, 1)) for c in counts])[:, None, None]
-        high = torch.tensor([geo[i].high for i in sizes])
+        high = brush.ranges(geometry_only=True)[1][sizes]
         g[..., sizes] = torch.minimum(torch.maximum(g[..., sizes] * shrink, floor), high)
-    for i, q in enumerate(geo):
-        if q.role == "opacity":
-            g[..., i] = 0.9  # opaque enough to matter, with room to fade
+    g[..., brush.where("opacity")] = 0.9  # opaque enough to matter, with room to fade
     return torch.cat([g, colour], -1)
 
 
@@ -363,11 +365,9 @@ def agent_strokes(
     s = torch.cat(parts)[:, :m].clone()
     scale = (r - 2 * cut) / r
     off = cut / r
-    for i, q in enumerate(brush.params):
-        if q.role in ("x", "y"):
-            s[..., i] = off + s[..., i] * scale
-        elif q.role == "size":
-            s[..., i] = s[..., i] * scale
+    xy, sizes = brush.where("x") + brush.where("y"), brush.where("size")
+    s[..., xy] = off + s[..., xy] * scale
+    s[..., sizes] = s[..., sizes] * scale
     return s
 
 
@@ -683,8 +683,7 @@ def _paint_tiles(
             finished += k
     with torch.no_grad():
         pic = units.to_picture(units.decode(z))
-    lo = torch.tensor([q.low for q in brush.params])
-    hi = torch.tensor([q.high for q in brush.params])
+    lo, hi = brush.ranges()
     pic = _stored(torch.maximum(torch.minimum(pic, hi), lo))
     return pic[live.bool()]  # tile by tile, in order
 
@@ -888,7 +887,7 @@ def _refine(z, low, span, renderer, ng, tgt, cv, inside, live, iterations, lr, r
     at = {round(f * iterations) for f in reseed[3]} if reseed else set()
     for it in range(iterations):
         z.requires_grad_(True)
-        s = low + torch.sigmoid(z) * span
+        s = from_logits(z, low, span)
         drawn = renderer(s[..., :ng].reshape(n * m, -1)[used], canvas=r)
         alpha = (drawn if len(used) == n * m else blank_alpha.index_copy(0, used, drawn)).view(n, m, r, r)
         out = composite(cv, alpha, s[..., ng:])
@@ -918,7 +917,7 @@ def _reseed(z, m1, m2, low, span, alpha, canvas, tgt, inside, live, reseed):
     if not dead.any():
         return z, m1, m2
     fresh = seed_strokes(brush, tgt, canvas, inside, m, counts, gen)
-    zf = torch.logit(((fresh - low) / span).clamp(1e-4, 1 - 1e-4))
+    zf = to_logits(fresh, low, span)
     z = torch.where(dead[..., None], zf, z)
     m1 = torch.where(dead[..., None], torch.zeros_like(m1), m1)
     key = dead.float() + 2 * (1 - live)  # alive in order, then the new ones, then the padding

@@ -81,13 +81,12 @@ class NeuralRenderer(nn.Module):
         super().__init__()
         self.brush = brush
         self.cfg = cfg = cfg or RendererConfig(**brush.renderer_overrides)
-        roles = _Roles()
-        for i, p in enumerate(brush.geometry):
-            {"x": roles.x, "y": roles.y, "size": roles.size}.get(p.role, roles.other).append(i)
+        roles = _Roles(brush.where("x"), brush.where("y"), brush.where("size"))
+        roles.other = [i for i in range(brush.n_geometry) if i not in roles.x + roles.y + roles.size]
         self.roles = roles
-        geo = brush.geometry
-        self.register_buffer("low", torch.tensor([p.low for p in geo]), persistent=False)
-        self.register_buffer("span", torch.tensor([p.high - p.low for p in geo]), persistent=False)
+        low, high = brush.ranges(geometry_only=True)
+        self.register_buffer("low", low, persistent=False)
+        self.register_buffer("span", high - low, persistent=False)
         n_features = brush.n_geometry + len(roles.size) + 3
         c = cfg.channels
         self.mlp = nn.Sequential(
