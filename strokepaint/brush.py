@@ -27,6 +27,8 @@ import numbers
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
+from strokepaint.strokefile import TOLERANCE, number
+
 if TYPE_CHECKING:  # torch stays off the CLI's start-up path
     import torch
 
@@ -177,9 +179,7 @@ def _wrong_output(brush: Brush, method: str, out, args: tuple) -> str | None:
         problem = tensor(out, (args[0], brush.n_geometry))
         if problem is None:
             low, high = (t.to(out) for t in brush.ranges(geometry_only=True))
-            from strokepaint.strokefile import TOLERANCE  # (the slack stroke files allow)
-
-            bad = ((out < low - TOLERANCE) | (out > high + TOLERANCE)).any(0).nonzero()[:, 0].tolist()
+            bad = (out < low - TOLERANCE) | (out > high + TOLERANCE)  # (the slack stroke files allow).any(0).nonzero()[:, 0].tolist()
             if bad:
                 return "values outside the declared ranges of " + ", ".join(brush.geometry[i].name for i in bad)
         return problem
@@ -208,8 +208,7 @@ def _role_scale(role: str, width: int, height: int) -> float:
 
 def fmt(v: float) -> str:
     """A compact number for SVG output (3 decimals: 1/1000 px at the written size)."""
-    s = f"{v:.3f}".rstrip("0").rstrip(".")
-    return "0" if s in ("-0", "") else s
+    return number(v, 3)
 
 
 # ---- helpers for samplers --------------------------------------------------------

@@ -42,6 +42,7 @@ from strokepaint.brush import Brush, call
 from strokepaint.compose import blank, composite, uncovered
 from strokepaint.errors import UsageError
 from strokepaint.fsutil import atomic_write, named
+from strokepaint.strokefile import quantized
 
 if TYPE_CHECKING:
     from strokepaint.agent import Actor
@@ -487,11 +488,6 @@ def _png_bytes(img: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def _stored(strokes: torch.Tensor) -> torch.Tensor:
-    """Strokes as a stroke file stores them (6 decimals), so the PNG and a re-export agree exactly."""
-    return (strokes.double() * 1e6).round().div(1e6).float()
-
-
 # ---- the engine ---------------------------------------------------------------------------------------
 def run(
     target: torch.Tensor,
@@ -601,7 +597,7 @@ def run(
         elif not reuse:
             alpha = raster.alpha_blocks(brush, strokes[:, : brush.n_geometry], width, height, max_pairs=FIT_MAX_PAIRS)
         if alpha is not None:
-            strokes = _stored(fit_colours(brush, strokes, target, cfg.background, alpha))
+            strokes = quantized(fit_colours(brush, strokes, target, cfg.background, alpha))
     if progress:
         progress("done", len(passes), len(passes))
     seconds = time.perf_counter() - start
@@ -684,7 +680,7 @@ def _paint_tiles(
     with torch.no_grad():
         pic = units.to_picture(units.decode(z))
     lo, hi = brush.ranges()
-    pic = _stored(torch.maximum(torch.minimum(pic, hi), lo))
+    pic = quantized(torch.maximum(torch.minimum(pic, hi), lo))
     return pic[live.bool()]  # tile by tile, in order
 
 

@@ -27,7 +27,8 @@ SUFFIX = ".strokes.json"  # how paint names a stroke file: photo.painted.png -> 
 MAX_STROKES = 1_000_000
 MAX_SIDE = 65_536
 MAX_BYTES = 512 * 1024 * 1024
-TOLERANCE = 1e-6  # slack on parameter ranges for numbers written with finite precision
+DECIMALS = 6  # every number is written with this many decimals (and the engine's strokes kept so: quantized)
+TOLERANCE = 10.0**-DECIMALS  # slack on parameter ranges for numbers written with finite precision
 
 
 @dataclass
@@ -48,12 +49,12 @@ class StrokeFile:
             "version": VERSION,
             "width": self.width,
             "height": self.height,
-            "background": [round(float(c), 6) for c in self.background],
+            "background": [round(float(c), DECIMALS) for c in self.background],
             "brush": {"name": self.brush, "version": self.brush_version},
             "params": params,
         }
         text = json.dumps(head, indent=1)[:-2] + ',\n "strokes": [\n'
-        rows = ["  [" + ", ".join(_num(v) for v in s) + "]" for s in self.strokes]
+        rows = ["  [" + ", ".join(number(v) for v in s) + "]" for s in self.strokes]
         return text + ",\n".join(rows) + "\n ]\n}\n"
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -76,12 +77,21 @@ class StrokeFile:
         return torch.tensor(self.strokes, dtype=torch.float32).reshape(-1, get_brush(self.brush).n_params)
 
 
-def _num(v: float) -> str:
+def number(v: float, decimals: int = DECIMALS) -> str:
+    """A compact decimal: `decimals` places, trailing zeros dropped, no "-0" (stroke files; SVG
+    coordinates with 3)."""
     v = float(v)
     if not math.isfinite(v):  # JSON's spelling, so that load names the number
         return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
-    s = f"{v:.6f}".rstrip("0").rstrip(".")
+    s = f"{v:.{decimals}f}".rstrip("0").rstrip(".")
     return "0" if s in ("-0", "") else s
+
+
+def quantized(strokes):
+    """Strokes [..., P] (a tensor) rounded as a stroke file writes them, so a painting's pixels
+    and those of its re-exported stroke file agree exactly."""
+    scale = 10.0**DECIMALS
+    return (strokes.double() * scale).round().div(scale).float()
 
 
 def load(path: str | os.PathLike) -> StrokeFile:
