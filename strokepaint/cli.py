@@ -365,15 +365,14 @@ def train_brush(
     dev = _setup(device, threads)
     from strokepaint.renderer import RendererConfig
     from strokepaint.store import checkpoint_path
-    from strokepaint.train_renderer import TrainConfig, train
+    from strokepaint.train_renderer import TrainConfig, check_memory, train
 
     model_cfg, train_cfg = RendererConfig(**brush.renderer_overrides), TrainConfig()
     model_keys = {f.name for f in fields(RendererConfig)}
     sets = overrides or []
     _apply_sets(model_cfg, [kv for kv in sets if kv.partition("=")[0] in model_keys])
     _apply_sets(train_cfg, [kv for kv in sets if kv.partition("=")[0] not in model_keys], also=model_keys)
-    if train_cfg.pool * model_cfg.canvas**2 > 8 * 2**30 or train_cfg.batch * model_cfg.canvas**2 > 2**26:
-        raise UsageError("--set: pool or batch too large for memory: keep pool x canvas^2 under 8 GB and batch x canvas^2 under 64M")
+    check_memory(model_cfg, train_cfg)  # (train does too; here before the progress bar)
     out = _weights_out(out, brush.name, "renderer")
     rank0 = int(os.environ.get("RANK", "0")) == 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -539,7 +538,7 @@ def train_agent(
     dev = _setup(device, threads)
     from strokepaint import renderer as rnd
     from strokepaint.agent import AgentConfig
-    from strokepaint.train_agent import AgentTraining, train
+    from strokepaint.train_agent import AgentTraining, check_memory, train
 
     sets = overrides or []
     agent_keys = {f.name for f in fields(AgentConfig)} - {"params", "roles"}  # (those two come from the brush)
@@ -551,8 +550,7 @@ def train_agent(
         raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")
     cfg = _apply_sets(AgentConfig(steps=strokes // bundle, colours=colours), agent_sets)  # tile settings follow the episode
     tc = _apply_sets(AgentTraining(reward=reward), [kv for kv in sets if kv.partition("=")[0] not in agent_keys], also=agent_keys)
-    if tc.batch * cfg.resolution**2 > 2**24 or tc.envs * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
-        raise UsageError("batch, envs or replay too large for memory: keep batch x resolution^2 under 16M and the replay under 8 GB")
+    check_memory(cfg, tc)  # (train does too; here before loading anything)
     model, _, _ = rnd.load(brush, renderer)
     out = _weights_out(out, brush.name, "agent", {"--renderer": renderer, "--init": init})
     rank0 = int(os.environ.get("RANK", "0")) == 0

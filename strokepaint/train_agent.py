@@ -92,6 +92,27 @@ class AgentTraining:
             raise ValueError(f"gamma {self.gamma}, tau {self.tau}: gamma from 0 to 1, tau above 0 and at most 1")
         if self.batch > self.replay:
             raise ValueError(f"batch {self.batch} is more than the replay buffer's {self.replay} transitions")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward {self.reward!r}: choose {', '.join(REWARDS)}")
+        if not 0 <= self.zoom <= 1 or not 0 <= self.average <= 1 or self.zoom_depth < 0 or self.anneal < 0 or self.lookahead < 1:
+            raise ValueError(
+                f"zoom={self.zoom} average={self.average} zoom_depth={self.zoom_depth} anneal={self.anneal} lookahead={self.lookahead}: "
+                "zoom is a probability from 0 to 1, average a rate from 0 to 1, zoom_depth and anneal are counts (0 or more), "
+                "lookahead a count of actions (1 or more)"
+            )
+        if self.imitate < 0 or self.imitate_steps < 1 or self.imitate_lr <= 0 or self.critic_warmup < 0:
+            raise ValueError(
+                f"imitate={self.imitate} imitate_steps={self.imitate_steps} imitate_lr={self.imitate_lr} "
+                f"critic_warmup={self.critic_warmup}: "
+                "imitate is a weight (0 or more), imitate_steps a count (1 or more), imitate_lr a step size above 0, "
+                "critic_warmup a count (0 or more)"
+            )
+
+
+def check_memory(cfg: AgentConfig, tc: AgentTraining) -> None:
+    """Refuse settings whose batches or replay buffer would not fit in memory (before any work)."""
+    if tc.batch * cfg.resolution**2 > 2**24 or tc.envs * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
+        raise UsageError("batch, envs or replay too large for memory: keep batch x resolution^2 under 16M and the replay under 8 GB")
 
 
 @dataclass
@@ -416,8 +437,11 @@ def train(
     state = None
     if resume:
         state = store.load_checkpoint(ckpt_file, brush, "agent")
-        cfg, tc = AgentConfig.from_json(state["config"]), AgentTraining(**json.loads(state["training"]))
-        seed = int(state["seed"])
+        try:
+            cfg, tc = AgentConfig.from_json(state["config"]), AgentTraining(**json.loads(state["training"]))
+            seed = int(state["seed"])
+        except (KeyError, TypeError, ValueError) as e:  # (another version's settings, or damaged)
+            raise UsageError(f"{ckpt_file}: its settings cannot be read ({type(e).__name__}: {e}); start without --resume") from None
     cfg = copy.copy(cfg) if cfg else AgentConfig()  # (the caller's stays as it was)
     start_actor, init_info = None, json.loads(state["init"]) if state is not None and "init" in state else None
     if init is not None and state is None:
@@ -431,20 +455,7 @@ def train(
     cfg.params = brush.n_params
     cfg.roles = agent_roles(brush)
     tc = tc or AgentTraining()
-    if tc.reward not in REWARDS:
-        raise UsageError(f"--reward {tc.reward}: choose {', '.join(REWARDS)}")
-    if not 0 <= tc.zoom <= 1 or not 0 <= tc.average <= 1 or tc.zoom_depth < 0 or tc.anneal < 0 or tc.lookahead < 1:
-        raise UsageError(
-            f"--set zoom={tc.zoom} average={tc.average} zoom_depth={tc.zoom_depth} anneal={tc.anneal} lookahead={tc.lookahead}: "
-            "zoom is a probability from 0 to 1, average a rate from 0 to 1, zoom_depth and anneal are counts (0 or more), "
-            "lookahead a count of actions (1 or more)"
-        )
-    if tc.imitate < 0 or tc.imitate_steps < 1 or tc.imitate_lr <= 0 or tc.critic_warmup < 0:
-        raise UsageError(
-            f"--set imitate={tc.imitate} imitate_steps={tc.imitate_steps} imitate_lr={tc.imitate_lr} critic_warmup={tc.critic_warmup}: "
-            "imitate is a weight (0 or more), imitate_steps a count (1 or more), imitate_lr a step size above 0, "
-            "critic_warmup a count (0 or more)"
-        )
+    check_memory(cfg, tc)
     if renderer.cfg.canvas < cfg.resolution:
         raise UsageError(f"the renderer draws at {renderer.cfg.canvas} px, less than the agent's {cfg.resolution}")
     torch.manual_seed(seed)  # identical initial networks on every rank

@@ -99,6 +99,12 @@ def fidelity(model: NeuralRenderer, g: torch.Tensor, target: torch.Tensor, batch
 
 
 @torch.no_grad()
+def check_memory(model_cfg: RendererConfig, tc: TrainConfig) -> None:
+    """Refuse settings whose stroke pool or batch would not fit in memory (before any work)."""
+    if tc.pool * model_cfg.canvas**2 > 8 * 2**30 or tc.batch * model_cfg.canvas**2 > 2**26:
+        raise UsageError("pool or batch too large for memory: keep pool x canvas^2 under 8 GB and batch x canvas^2 under 64M")
+
+
 def throughput(model: NeuralRenderer, g: torch.Tensor, batch: int = 64, seconds: float = 3.0) -> float:
     """Forward strokes per second at a batch size (best of repeated timed runs)."""
     x = g[:batch]
@@ -155,15 +161,18 @@ def train(
     def on_term(signum, frame):  # a kill: finish the step, checkpoint, leave
         stop["flag"] = True
 
-    old_term = signal.signal(signal.SIGTERM, on_term) if rank == 0 else None
     tc = train_cfg or TrainConfig()
     ckpt_file = store.checkpoint_path(out)
     state = None
     if resume:
         state = store.load_checkpoint(ckpt_file, brush, "renderer")
-        model_cfg = RendererConfig.from_json(state["model_cfg"])
-        tc = TrainConfig(**json.loads(state["train_cfg"]))
-        seed = int(state["seed"])
+        try:
+            model_cfg = RendererConfig.from_json(state["model_cfg"])
+            tc = TrainConfig(**json.loads(state["train_cfg"]))
+            seed = int(state["seed"])
+        except (KeyError, TypeError, ValueError) as e:  # (another version's settings, or damaged)
+            raise UsageError(f"{ckpt_file}: its settings cannot be read ({type(e).__name__}: {e}); start without --resume") from None
+    check_memory(model_cfg or RendererConfig(**brush.renderer_overrides), tc)
     torch.manual_seed(seed)
     model = NeuralRenderer(brush, model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
@@ -211,6 +220,7 @@ def train(
         )
 
     info: dict = {}
+    old_term = signal.signal(signal.SIGTERM, on_term) if rank == 0 else None
     try:
         first, spent = step, 0.0 if finish else elapsed  # where this run starts: --minutes is a budget for this run
         warm = first + min(10, tc.calibrate // 2)  # the first steps are slow (allocations): not timed

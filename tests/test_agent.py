@@ -314,12 +314,18 @@ _IMITATE = "imitate is a weight"
     + [({"average": -1.0}, _RANGE), ({"average": 2.0}, _RANGE), ({"lookahead": 0}, _RANGE)]
     + [({"imitate": -1.0}, _IMITATE), ({"imitate_steps": 0}, _IMITATE), ({"imitate_lr": 0.0}, _IMITATE), ({"critic_warmup": -1}, _IMITATE)],
 )
-def test_training_settings_out_of_range_are_one_line_errors(tmp_path, setting, message):
+def test_training_settings_out_of_range_are_refused(setting, message):
+    """By the config itself (`--set` turns its message into a one-line error: test_train_agent_cli)."""
+    with pytest.raises(ValueError, match=message):
+        AgentTraining(**setting)
+
+
+def test_training_too_big_for_memory_is_refused_before_anything_is_written(tmp_path):
     b = get_brush("bezier")
     rnd = NeuralRenderer(b, TINY_RENDERER).eval()
-    with pytest.raises(UsageError, match=message):
-        train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(**setting))
-    assert not (tmp_path / "a.safetensors").exists()
+    with pytest.raises(UsageError, match="too large for memory"):
+        train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(batch=10**7, replay=10**7))
+    assert not list(tmp_path.iterdir())
 
 
 def test_lookahead_objective_is_the_discounted_rewards_then_the_critic():

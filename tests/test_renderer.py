@@ -322,3 +322,11 @@ def test_diverged_renderer_training_stops_and_writes_nothing(tmp_path, monkeypat
     with pytest.raises(Failure, match="training diverged at step 1 .*nothing written"):
         train(brush, tmp_path / "r.safetensors", steps=3, model_cfg=TINY_MODEL, train_cfg=TINY_TRAIN)
     assert not (tmp_path / "r.safetensors").exists()
+
+
+def test_training_too_big_for_memory_is_refused_before_anything_is_written(tmp_path):
+    """By train() itself (API callers too), not only by the CLI; the SIGTERM handler is left as it was."""
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(UsageError, match="too large for memory"):
+        train(get_brush("line"), tmp_path / "r.safetensors", steps=1, model_cfg=TINY_MODEL, train_cfg=TrainConfig(pool=10**9))
+    assert not list(tmp_path.iterdir()) and signal.getsignal(signal.SIGTERM) is before
