@@ -179,7 +179,8 @@ def _wrong_output(brush: Brush, method: str, out, args: tuple) -> str | None:
         problem = tensor(out, (args[0], brush.n_geometry))
         if problem is None:
             low, high = (t.to(out) for t in brush.ranges(geometry_only=True))
-            bad = (out < low - TOLERANCE) | (out > high + TOLERANCE)  # (the slack stroke files allow).any(0).nonzero()[:, 0].tolist()
+            outside = (out < low - TOLERANCE) | (out > high + TOLERANCE)  # (the slack stroke files allow)
+            bad = outside.any(0).nonzero()[:, 0].tolist()
             if bad:
                 return "values outside the declared ranges of " + ", ".join(brush.geometry[i].name for i in bad)
         return problem

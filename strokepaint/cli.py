@@ -776,9 +776,7 @@ def paint(
     err = _err_console()
     tools = _tools(brush, dev, method, renderer, agent)
     if tools.actor is None and method == "agent":
-        raise UsageError(
-            f"brush {brush!r} has no trained agent; use --method optimize or train one with `strokepaint train-agent --brush {brush}`"
-        )
+        raise UsageError(f"{store.missing(tools.brush.name, 'agent')}, or use --method optimize")
     if store.find(tools.brush.name, "agent", agent) is None:
         err.print(f"brush {brush!r} has no trained agent: painting by optimisation alone (gradient descent through its neural renderer)")
     failed, code = 0, 0

@@ -500,7 +500,9 @@ def run(
     """Paint a picture [3, H, W] in [0, 1] with `cfg.strokes` strokes."""
     check_options(cfg.strokes, cfg.method, cfg.refine, cfg.grid)
     if cfg.method == "agent" and actor is None:
-        raise UsageError(f"brush {brush.name!r} has no trained agent; use --method optimize")
+        from strokepaint import store
+
+        raise UsageError(f"{store.missing(brush.name, 'agent')}, or paint with method 'optimize'")
     start = time.perf_counter()
     target = target.float()
     _, height, width = target.shape
@@ -943,10 +945,7 @@ class Tools:
         b = get_brush(brush) if isinstance(brush, str) else brush
         dev = runtime.device(device)
         has_agent = store.find(b.name, "agent", agent_path) is not None
-        if store.find(b.name, "renderer", renderer_path) is None:
-            what = "an agent nor a renderer" if not has_agent else "a renderer (the agent paints through it)"
-            raise UsageError(f"brush {b.name!r} has neither {what}; train one with `strokepaint train-brush {b.name}`")
-        ren = load_renderer(b, renderer_path)[0].to(dev)
+        ren = load_renderer(b, renderer_path)[0].to(dev)  # (the agent paints through it too)
         for p in ren.parameters():
             p.requires_grad_(False)
         actor = agent_mod.load(b, agent_path)[0].to(dev) if (has_agent and use_agent) else None

@@ -38,14 +38,19 @@ def find(brush: str, kind: str, explicit: str | os.PathLike | None = None) -> tu
     return None
 
 
+def missing(brush: str, kind: str) -> str:
+    """The one-line error for a brush without trained weights of this kind."""
+    how = f"train-brush {brush}" if kind == "renderer" else f"train-agent --brush {brush}"
+    return f"brush {brush!r} has no trained {kind}; train one with `strokepaint {how}`"
+
+
 def open_for(brush, kind: str, explicit: str | os.PathLike | None = None) -> tuple[dict, dict[str, str], Path, str]:
     """The weights in use for a brush, read and checked against it: (tensors, metadata, path, where)."""
     from strokepaint.errors import UsageError
 
     found = find(brush.name, kind, explicit)
     if found is None:
-        how = "train-brush " + brush.name if kind == "renderer" else f"train-agent --brush {brush.name}"
-        raise UsageError(f"brush {brush.name!r} has no trained {kind}; train one with `strokepaint {how}`")
+        raise UsageError(missing(brush.name, kind))
     path, where = found
     tensors, meta = load_weights(path, kind)
     check_brush(path, meta, brush)

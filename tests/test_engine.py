@@ -372,11 +372,15 @@ def test_colour_fit_leaves_colours_when_it_cannot_sum(monkeypatch):
     assert torch.equal(engine.fit_colours(brush, strokes, target, (1.0, 1.0, 1.0)), strokes)
 
 
-def test_brush_without_renderer_or_agent_is_refused(monkeypatch):
+@pytest.mark.parametrize("agent", [False, True])
+def test_brush_without_renderer_or_agent_is_refused(monkeypatch, agent):
+    """Neither, or an agent without the renderer it paints through: the renderer is named."""
     from strokepaint import store
 
-    monkeypatch.setattr(store, "find", lambda brush, kind, explicit=None: None)
-    with pytest.raises(UsageError, match="neither an agent nor a renderer.*train-brush circle"):
+    real = store.find
+    keep = {"agent"} if agent else set()
+    monkeypatch.setattr(store, "find", lambda brush, kind, explicit=None: real(brush, kind, explicit) if kind in keep else None)
+    with pytest.raises(UsageError, match="no trained renderer; train one with `strokepaint train-brush circle`"):
         engine.Tools.load("circle")
 
 
