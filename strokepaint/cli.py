@@ -153,10 +153,10 @@ def export(
 
     if scale is not None and width is not None:
         raise UsageError("give --scale or --width, not both")
-    if scale is not None and not 0 < scale <= 64:
-        raise UsageError(f"--scale {scale}: must be above 0 and at most 64")
-    if width is not None and not 1 <= width <= 65536:
-        raise UsageError(f"--width {width}: must be from 1 to 65536")
+    if scale is not None and (problem := ex.scale_problem(scale)):
+        raise UsageError(f"--scale {scale}: {problem}")
+    if width is not None and not 1 <= width <= strokefile.MAX_SIDE:
+        raise UsageError(f"--width {width}: must be from 1 to {strokefile.MAX_SIDE}")
     outputs = [f for f in files or [] if f.suffix.lower() in ex.FORMATS]
     inputs = [f for f in files or [] if f.suffix.lower() not in ex.FORMATS]
     for f in inputs:
@@ -176,7 +176,7 @@ def export(
     for suffix, flag in asked.items():
         if flag and not any(o.suffix.lower() == suffix for o in outputs):
             outputs.append(ex.beside(strokes, suffix, w, h))
-    if w * h > 400_000_000 and any(o.suffix.lower() == ".png" for o in outputs):  # (SVG and PDF stay vectors)
+    if w * h > ex.MAX_PNG_PIXELS and any(o.suffix.lower() == ".png" for o in outputs):  # (SVG and PDF stay vectors)
         raise UsageError(f"a PNG of {w}x{h} pixels is too large; lower --scale or --width")
     check_outputs(outputs)  # all of them before any is written
     doc = ex.to_svg(sf, s)
@@ -910,7 +910,9 @@ def eval_brush(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Brush whose renderer to measure.", show_default=False)],
     renderer: Annotated[Path | None, typer.Option("--renderer", help="Renderer weights to use instead of the one found.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    strokes: Annotated[int, typer.Option("--strokes", help="Size of the fixed stroke set.")] = 2000,
+    strokes: Annotated[
+        int | None, typer.Option("--strokes", help="Size of the fixed stroke set (default: the set training measures, 2000).")
+    ] = None,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
 ) -> None:
@@ -919,12 +921,14 @@ def eval_brush(
 
     from strokepaint.plugins import get_brush
 
-    if not 1 <= strokes <= 100_000:
+    if strokes is not None and not 1 <= strokes <= 100_000:
         raise UsageError(f"--strokes {strokes}: must be from 1 to 100000")
     brush = get_brush(name)
     dev = _setup(device, threads)
     from strokepaint import renderer as rnd
-    from strokepaint.train_renderer import eval_set, fidelity, throughput
+    from strokepaint.train_renderer import EVAL_STROKES, SPEED_BATCH, eval_set, fidelity, throughput
+
+    strokes = strokes or EVAL_STROKES
 
     model, meta, where = rnd.load(brush, renderer)
     model = model.to(dev)
@@ -947,7 +951,7 @@ def eval_brush(
 
     Console().print(
         f"[bold]{name}[/] renderer ({where}): rel_l2 {fid['rel_l2']:.4f}, mse {fid['mse']:.6f} "
-        f"over {strokes} strokes at {model.cfg.canvas}x{model.cfg.canvas}; {speed:,.0f} strokes/s at batch 64"
+        f"over {strokes} strokes at {model.cfg.canvas}x{model.cfg.canvas}; {speed:,.0f} strokes/s at batch {SPEED_BATCH}"
     )
 
 

@@ -462,8 +462,10 @@ class Painting:
         atomic_write(named(path, ".png"), self.png())
 
     def save_svg(self, path, scale: float = 1.0) -> None:
-        if not (isinstance(scale, (int, float)) and 0 < scale <= 64):
-            raise UsageError(f"scale={scale!r}: must be above 0 and at most 64")
+        from strokepaint.export import scale_problem
+
+        if problem := scale_problem(scale):
+            raise UsageError(f"scale={scale!r}: {problem}")
         atomic_write(named(path, ".svg"), self.svg(scale))
 
     def save_strokes(self, path) -> None:

@@ -11,6 +11,15 @@ from pathlib import Path
 from strokepaint.brush import call, fmt
 from strokepaint.strokefile import SUFFIX, StrokeFile
 
+MAX_SCALE = 64  # an export's --scale (and Painting.save_svg's scale): above 0 and at most this
+MAX_PNG_PIXELS = 400_000_000  # a PNG export's size (SVG and PDF stay vectors at any size)
+
+
+def scale_problem(scale) -> str | None:
+    """Why `scale` cannot be an export's scale, or None."""
+    ok = isinstance(scale, (int, float)) and not isinstance(scale, bool) and 0 < scale <= MAX_SCALE
+    return None if ok else f"must be above 0 and at most {MAX_SCALE}"
+
 
 def hex_color(rgb) -> str:
     r, g, b = (min(255, max(0, round(float(c) * 255))) for c in rgb)
@@ -18,7 +27,6 @@ def hex_color(rgb) -> str:
 
 
 def to_svg(sf: StrokeFile, scale: float = 1.0) -> str:
-
     from strokepaint.plugins import get_brush
 
     brush = get_brush(sf.brush)

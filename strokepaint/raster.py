@@ -26,6 +26,7 @@ Blocks = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # alpha_blocks: (strok
 BLOCK = 8
 SPLIT = 4  # cells per side of the next coarser cell, in the coarse-to-fine search for a stroke's blocks
 PAIRS_PER_CHUNK = 16384  # (stroke, block) pairs evaluated per sdf call: bounds peak memory
+CENTRES_PER_CHUNK = 65536  # the same for the coarse pass, one point (a block's centre) per pair
 
 
 def coverage(sd: torch.Tensor) -> torch.Tensor:
@@ -98,8 +99,8 @@ def _pairs(brush: Brush, gpx: torch.Tensor, width: int, height: int, block: int)
 def _centre_sd(brush: Brush, gpx: torch.Tensor, sid: torch.Tensor, by: torch.Tensor, bx: torch.Tensor, size: int) -> torch.Tensor:
     """Signed distance of stroke sid[i] at the centre of the size x size block (by[i], bx[i])."""
     out = torch.empty(len(sid), dtype=gpx.dtype, device=gpx.device)
-    for s in range(0, len(sid), 65536):
-        e = s + 65536
+    for s in range(0, len(sid), CENTRES_PER_CHUNK):
+        e = s + CENTRES_PER_CHUNK
         cx = ((bx[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
         cy = ((by[s:e].to(gpx.dtype) + 0.5) * size)[:, None]
         sd = call(brush, "sdf", gpx[sid[s:e]], cx, cy)[0]

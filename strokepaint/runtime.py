@@ -49,6 +49,12 @@ def device(name: str = "auto"):
     return torch.device(name)
 
 
+def stream_seed(seed: int, rank: int, done: int) -> int:
+    """The seed of a training run's random stream: one per rank, and a fresh one for each resumed
+    run (`done`: steps or updates so far), so a resumed run does not replay its first batches."""
+    return seed * 1000 + rank + 7919 * done
+
+
 def distributed(device=None) -> tuple[int, int]:
     """(rank, world) under torchrun (the process group joined on first call: nccl for a CUDA
     `device`, else gloo), (0, 1) otherwise."""

@@ -471,7 +471,7 @@ def train(
         best.update({name: state[key] for name, key in _BEST_KEYS.items() if key in state})  # "source" is newer
     for m in (learner.critic, learner.disc, learner.critic_t, learner.disc_t, renderer, *learner.candidates().values()):
         m.to(device)
-    stream = seed * 1000 + rank + 7919 * done  # a fresh stream per rank and per resumed run
+    stream = runtime.stream_seed(seed, rank, done)
     rng, gen = random.Random(stream), torch.Generator().manual_seed(stream)
     targets = Targets(data, cfg.resolution, rng)
     if targets.unreadable and warn and rank == 0:

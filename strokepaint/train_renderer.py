@@ -27,6 +27,8 @@ from strokepaint.raster import rasterize
 from strokepaint.renderer import NeuralRenderer, RendererConfig
 
 EVAL_SEED = 1234  # eval-brush's fixed stroke set
+EVAL_STROKES = 2000  # its size (eval-brush's default, and what training measures into the metadata)
+SPEED_BATCH = 64  # strokes per renderer call when eval-brush measures its speed
 VAL_SEED = 4321  # the live validation set shown while training
 
 
@@ -43,7 +45,7 @@ class TrainConfig:
     val_every: int = 250  # steps between validations
     checkpoint_minutes: float = 3.0  # minutes between checkpoints
     calibrate: int = 40  # steps timed to turn --minutes into a step budget
-    eval_strokes: int = 2000  # the fixed set (eval-brush's) measured into the weights' metadata
+    eval_strokes: int = EVAL_STROKES  # the fixed set (eval-brush's) measured into the weights' metadata
 
     def __post_init__(self) -> None:
         small = [k for k in ("batch", "pool", "pool_start", "val", "val_every", "calibrate", "eval_strokes") if getattr(self, k) < 1]
@@ -105,7 +107,7 @@ def check_memory(model_cfg: RendererConfig, tc: TrainConfig) -> None:
         raise UsageError("pool or batch too large for memory: keep pool x canvas^2 under 8 GB and batch x canvas^2 under 64M")
 
 
-def throughput(model: NeuralRenderer, g: torch.Tensor, batch: int = 64, seconds: float = 3.0) -> float:
+def throughput(model: NeuralRenderer, g: torch.Tensor, batch: int = SPEED_BATCH, seconds: float = 3.0) -> float:
     """Forward strokes per second at a batch size (best of repeated timed runs)."""
     x = g[:batch]
     for _ in range(3):
@@ -119,7 +121,7 @@ def throughput(model: NeuralRenderer, g: torch.Tensor, batch: int = 64, seconds:
     return batch / best
 
 
-def eval_set(brush: Brush, size: int, n: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+def eval_set(brush: Brush, size: int, n: int = EVAL_STROKES) -> tuple[torch.Tensor, torch.Tensor]:
     return make_strokes(brush, n, torch.Generator().manual_seed(EVAL_SEED), size)
 
 
@@ -177,7 +179,7 @@ def train(
     model = NeuralRenderer(brush, model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     size = model.cfg.canvas
-    gen = torch.Generator().manual_seed(seed * 1000 + rank)
+    gen = torch.Generator().manual_seed(runtime.stream_seed(seed, rank, 0))
     step, elapsed, total = 0, 0.0, steps
     finish = False  # resumed with no new budget: the saved --minutes count from the run's start
     if state is not None:
@@ -190,7 +192,7 @@ def train(
             total, minutes, finish = (None if state["total"] is None else int(state["total"])), state.get("minutes"), True
             if total is not None and step >= total:
                 raise UsageError(f"{ckpt_file}: its run finished at {step} steps; to train on, give --steps above {step} or --minutes")
-        gen.manual_seed(seed * 1000 + rank + 7919 * step)  # a fresh stream: the pool is rebuilt
+        gen.manual_seed(runtime.stream_seed(seed, rank, step))  # (the pool is rebuilt)
     net = DDP(model) if world > 1 else model
 
     pool = Pool(brush, tc.pool, size, gen)
