@@ -54,14 +54,17 @@ class TrainConfig:
             raise ValueError(f"{which}: counts must be at least 1, lr and checkpoint_minutes above 0")
         if not self.batch <= self.pool_start <= self.pool:
             raise ValueError(f"batch {self.batch}, pool_start {self.pool_start}, pool {self.pool}: need batch <= pool_start <= pool")
+        if not 0 <= self.fresh <= self.pool:
+            raise ValueError(f"fresh {self.fresh}: strokes added to the pool each step, from 0 to the pool's {self.pool}")
 
 
 # ---- data --------------------------------------------------------------------------------------
 def make_strokes(brush: Brush, n: int, gen: torch.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n sampled strokes: geometry [n, G] and their exact alpha maps as uint8 [n, size, size]."""
     g = call(brush, "sample", n, gen)  # (its shape, numbers and ranges checked)
-    maps = torch.cat([rasterize(brush, g[i : i + 512], size, size) for i in range(0, n, 512)])
-    return g.float(), (maps * 255).round().to(torch.uint8)
+    # (each chunk to uint8 at once: n float maps at 128 px would take 64 KB a stroke)
+    maps = [(rasterize(brush, g[i : i + 512], size, size) * 255).round().to(torch.uint8) for i in range(0, n, 512)]
+    return g.float(), torch.cat(maps) if maps else torch.empty(0, size, size, dtype=torch.uint8)
 
 
 class Pool:
@@ -103,8 +106,12 @@ def fidelity(model: NeuralRenderer, g: torch.Tensor, target: torch.Tensor, batch
 @torch.no_grad()
 def check_memory(model_cfg: RendererConfig, tc: TrainConfig) -> None:
     """Refuse settings whose stroke pool or batch would not fit in memory (before any work)."""
-    if tc.pool * model_cfg.canvas**2 > 8 * 2**30 or tc.batch * model_cfg.canvas**2 > 2**26:
-        raise UsageError("pool or batch too large for memory: keep pool x canvas^2 under 8 GB and batch x canvas^2 under 64M")
+    kept = tc.pool + tc.val + tc.eval_strokes  # exact maps held as uint8
+    if kept * model_cfg.canvas**2 > 8 * 2**30 or max(tc.batch, tc.fresh) * model_cfg.canvas**2 > 2**26:
+        raise UsageError(
+            "pool, val, eval_strokes, batch or fresh too large for memory: keep (pool + val + eval_strokes) x canvas^2 "
+            "under 8 GB and batch x canvas^2 (fresh too) under 64M"
+        )
 
 
 def throughput(model: NeuralRenderer, g: torch.Tensor, batch: int = SPEED_BATCH, seconds: float = 3.0) -> float:

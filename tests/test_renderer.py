@@ -330,3 +330,19 @@ def test_training_too_big_for_memory_is_refused_before_anything_is_written(tmp_p
     with pytest.raises(UsageError, match="too large for memory"):
         train(get_brush("line"), tmp_path / "r.safetensors", steps=1, model_cfg=TINY_MODEL, train_cfg=TrainConfig(pool=10**9))
     assert not list(tmp_path.iterdir()) and signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("setting", [{"fresh": -1}, {"fresh": 70_000}])
+def test_fresh_strokes_per_step_within_the_pool(setting):
+    with pytest.raises(ValueError, match="fresh"):
+        TrainConfig(**setting)
+
+
+@pytest.mark.parametrize("setting", [{"fresh": 5000}, {"val": 600_000}, {"eval_strokes": 600_000}])
+def test_every_set_of_exact_maps_counts_towards_memory(setting):
+    """fresh strokes are rasterized at once each step; validation and evaluation maps are kept."""
+    from strokepaint.train_renderer import check_memory
+
+    with pytest.raises(UsageError, match="too large for memory"):
+        check_memory(RendererConfig(), TrainConfig(**setting))
+    check_memory(RendererConfig(), TrainConfig())  # the defaults fit
