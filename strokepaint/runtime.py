@@ -14,6 +14,7 @@ threads torch starts after it, so `device` is called before any other tensor wor
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -47,6 +48,23 @@ def device(name: str = "auto"):
     if name not in ("cpu", "cuda"):
         raise UsageError(f"--device {name}: choose auto, cpu or cuda")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def no_interrupts(active: bool = True):
+    """Ctrl-C ignored inside (while a first Ctrl-C's checkpoint and weights are written: a second
+    one must not cut that short), restored after; only the main thread can do so."""
+    import signal
+    import threading
+
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def stream_seed(seed: int, rank: int, done: int) -> int:

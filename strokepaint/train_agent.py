@@ -584,40 +584,41 @@ def train(
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
-    elapsed = time.monotonic() - start
-    if rank == 0 and (not history or history[-1]["update"] != done):
-        history.append({"update": done, "seconds": round(elapsed, 1), **info, **validate()})
-    save_checkpoint()
-    sums = [float(sum(p.detach().double().sum() for p in learner.actor.parameters()))]
-    if world > 1 and not interrupted:  # every rank must end with the same actor: record each one's checksum
-        import torch.distributed as dist
+    with runtime.no_interrupts(interrupted):  # (a second Ctrl-C does not cut the writing short)
+        elapsed = time.monotonic() - start
+        if rank == 0 and (not history or history[-1]["update"] != done):
+            history.append({"update": done, "seconds": round(elapsed, 1), **info, **validate()})
+        save_checkpoint()
+        sums = [float(sum(p.detach().double().sum() for p in learner.actor.parameters()))]
+        if world > 1 and not interrupted:  # every rank must end with the same actor: record each one's checksum
+            import torch.distributed as dist
 
-        gathered = [torch.zeros(1, dtype=torch.float64) for _ in range(world)]
-        dist.all_gather(gathered, torch.tensor(sums, dtype=torch.float64))
-        sums = [float(x) for x in gathered]
-    meta: dict = {}
-    if rank == 0:
-        last = history[-1]
-        chosen = best if tc.keep_best and best["actor"] is not None else None
-        meta = {
-            "kind": "agent",
-            "brush": brush.name,
-            "brush_version": brush.version,
-            "schema": brush.schema_hash(),
-            "updates": str(done),
-            "train_seconds": str(round(elapsed, 1)),
-            "seed": str(seed),
-            "world_size": str(world),
-            "rank_checksums": json.dumps(sums),
-            "val_mse": f"{chosen['val_mse'] if chosen else last.get('val_actor', last['val_mse']):.6f}",
-            "actor_update": str(chosen["update"] if chosen else done),
-            "actor_source": chosen["source"] if chosen else "actor",
-            "history": json.dumps(history),
-            **origin,
-            **config_json(cfg, tc),
-        }
-        if done > 0 or not interrupted:  # stopped before its first update: the actor is untrained (or the --init one)
-            store.save_weights(out, chosen["actor"] if chosen else learner.actor.state_dict(), meta)
+            gathered = [torch.zeros(1, dtype=torch.float64) for _ in range(world)]
+            dist.all_gather(gathered, torch.tensor(sums, dtype=torch.float64))
+            sums = [float(x) for x in gathered]
+        meta: dict = {}
+        if rank == 0:
+            last = history[-1]
+            chosen = best if tc.keep_best and best["actor"] is not None else None
+            meta = {
+                "kind": "agent",
+                "brush": brush.name,
+                "brush_version": brush.version,
+                "schema": brush.schema_hash(),
+                "updates": str(done),
+                "train_seconds": str(round(elapsed, 1)),
+                "seed": str(seed),
+                "world_size": str(world),
+                "rank_checksums": json.dumps(sums),
+                "val_mse": f"{chosen['val_mse'] if chosen else last.get('val_actor', last['val_mse']):.6f}",
+                "actor_update": str(chosen["update"] if chosen else done),
+                "actor_source": chosen["source"] if chosen else "actor",
+                "history": json.dumps(history),
+                **origin,
+                **config_json(cfg, tc),
+            }
+            if done > 0 or not interrupted:  # stopped before its first update: the actor is untrained (or the --init one)
+                store.save_weights(out, chosen["actor"] if chosen else learner.actor.state_dict(), meta)
     if interrupted:
         raise KeyboardInterrupt
     if world > 1:

@@ -273,7 +273,8 @@ def train(
                 save_checkpoint()
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
-        save_checkpoint()
+        with runtime.no_interrupts():  # (a second Ctrl-C does not cut the writing short)
+            save_checkpoint()
         raise
     finally:
         if old_term is not None:

@@ -153,6 +153,36 @@ def test_an_interrupted_run_writes_the_agent_so_far_and_a_checkpoint_to_resume(t
     assert meta["updates"] == "5"
 
 
+def test_ctrl_c_again_while_the_interrupted_run_is_written_is_ignored(tmp_path, monkeypatch):
+    """Impatient users press Ctrl-C several times: the second one (here while the checkpoint is
+    written) must not cut the writing short, and Ctrl-C works again afterwards."""
+    import os
+    import signal
+
+    b = get_brush("bezier")
+    rnd = NeuralRenderer(b, TINY_RENDERER).eval()
+    photos, out = _photos(tmp_path / "photos"), tmp_path / "agent.safetensors"
+    tc = AgentTraining(envs=4, batch=8, replay=64, warmup=8, val_images=4, validate_every=2)
+    real_save = store.save_checkpoint
+    stopping = {"now": False}
+
+    def impatient(path, state):
+        if stopping["now"]:
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, delivered at once
+        return real_save(path, state)
+
+    def stop_at_3(update, total, info):
+        if update == 3:
+            stopping["now"] = True
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "save_checkpoint", impatient)
+    with pytest.raises(KeyboardInterrupt):
+        train(b, rnd, photos, out, updates=10, cfg=TINY, tc=tc, progress=stop_at_3)
+    assert store.load_weights(out, "agent")[1]["updates"] == "3" and store.checkpoint_path(out).is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_run_interrupted_before_its_first_update_writes_no_agent(tmp_path, monkeypatch):
     """An untrained actor must not replace the agent at --out (by default the one paint uses)."""
     from strokepaint.train_agent import Learner
