@@ -92,6 +92,8 @@ class AgentTraining:
             raise ValueError(f"gamma {self.gamma}, tau {self.tau}: gamma from 0 to 1, tau above 0 and at most 1")
         if self.batch > self.replay:
             raise ValueError(f"batch {self.batch} is more than the replay buffer's {self.replay} transitions")
+        if not 0 <= self.background <= 1:
+            raise ValueError(f"background {self.background}: a grey level from 0 (black) to 1 (white)")
         if self.reward not in REWARDS:
             raise ValueError(f"reward {self.reward!r}: choose {', '.join(REWARDS)}")
         if not 0 <= self.zoom <= 1 or not 0 <= self.average <= 1 or self.zoom_depth < 0 or self.anneal < 0 or self.lookahead < 1:
@@ -111,8 +113,12 @@ class AgentTraining:
 
 def check_memory(cfg: AgentConfig, tc: AgentTraining) -> None:
     """Refuse settings whose batches or replay buffer would not fit in memory (before any work)."""
-    if tc.batch * cfg.resolution**2 > 2**24 or tc.envs * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
-        raise UsageError("batch, envs or replay too large for memory: keep batch x resolution^2 under 16M and the replay under 8 GB")
+    most = max(tc.batch, tc.envs, tc.val_images)  # canvases worked on at once
+    if most * cfg.resolution**2 > 2**24 or tc.replay * cfg.resolution**2 * 9 > 8 * 2**30:
+        raise UsageError(
+            "batch, envs, val_images or replay too large for memory: keep each of the first three x resolution^2 "
+            "under 16M and the replay under 8 GB"
+        )
 
 
 @dataclass

@@ -105,7 +105,15 @@ def fidelity(model: NeuralRenderer, g: torch.Tensor, target: torch.Tensor, batch
 
 @torch.no_grad()
 def check_memory(model_cfg: RendererConfig, tc: TrainConfig) -> None:
-    """Refuse settings whose stroke pool or batch would not fit in memory (before any work)."""
+    """Refuse settings whose network, stroke pool or batch would not fit in memory (before any work)."""
+    c, start, hidden = model_cfg.channels, model_cfg.start, model_cfg.hidden
+    weights = hidden * (hidden + c[0] * start**2) + 9 * sum(a * b for a, b in zip(c, c[1:]))  # (the big layers)
+    if weights > 2**28 or tc.batch * model_cfg.frame**2 * sum(c) > 2**30:
+        raise UsageError(
+            f"hidden {hidden}, frame {model_cfg.frame}, channels {list(c)}: a renderer too large for memory "
+            "(keep hidden x (hidden + channels[0] x (frame / 2**len(channels))^2) under 256M weights "
+            "and batch x frame^2 x sum(channels) under 1G)"
+        )
     kept = tc.pool + tc.val + tc.eval_strokes  # exact maps held as uint8
     if kept * model_cfg.canvas**2 > 8 * 2**30 or max(tc.batch, tc.fresh) * model_cfg.canvas**2 > 2**26:
         raise UsageError(

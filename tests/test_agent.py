@@ -341,7 +341,7 @@ _IMITATE = "imitate is a weight"
 @pytest.mark.parametrize(
     "setting, message",
     [({"zoom": 1.5}, _RANGE), ({"zoom": -0.1}, _RANGE), ({"anneal": -1}, _RANGE), ({"zoom_depth": -1}, _RANGE)]
-    + [({"average": -1.0}, _RANGE), ({"average": 2.0}, _RANGE), ({"lookahead": 0}, _RANGE)]
+    + [({"average": -1.0}, _RANGE), ({"average": 2.0}, _RANGE), ({"lookahead": 0}, _RANGE), ({"background": 5.0}, "grey level")]
     + [({"imitate": -1.0}, _IMITATE), ({"imitate_steps": 0}, _IMITATE), ({"imitate_lr": 0.0}, _IMITATE), ({"critic_warmup": -1}, _IMITATE)],
 )
 def test_training_settings_out_of_range_are_refused(setting, message):
@@ -355,6 +355,8 @@ def test_training_too_big_for_memory_is_refused_before_anything_is_written(tmp_p
     rnd = NeuralRenderer(b, TINY_RENDERER).eval()
     with pytest.raises(UsageError, match="too large for memory"):
         train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(batch=10**7, replay=10**7))
+    with pytest.raises(UsageError, match="val_images"):  # (the fixed validation crops are painted at once)
+        train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(val_images=10**7))
     assert not list(tmp_path.iterdir())
 
 

@@ -346,3 +346,11 @@ def test_every_set_of_exact_maps_counts_towards_memory(setting):
     with pytest.raises(UsageError, match="too large for memory"):
         check_memory(RendererConfig(), TrainConfig(**setting))
     check_memory(RendererConfig(), TrainConfig())  # the defaults fit
+
+
+@pytest.mark.parametrize("setting", [{"frame": 98304}, {"hidden": 100_000_000}])
+def test_a_renderer_too_large_for_memory_is_refused(setting):
+    from strokepaint.train_renderer import check_memory
+
+    with pytest.raises(UsageError, match="renderer too large for memory"):
+        check_memory(RendererConfig(**setting), TrainConfig())
