@@ -538,13 +538,20 @@ def train_agent(
     dev = _setup(device, threads)
     from strokepaint import renderer as rnd
     from strokepaint.agent import AgentConfig
-    from strokepaint.train_agent import AgentTraining, check_memory, train
+    from strokepaint.train_agent import FROM_INIT, AgentTraining, check_memory, train
 
     sets = overrides or []
     agent_keys = {f.name for f in fields(AgentConfig)} - {"params", "roles"}  # (those two come from the brush)
     agent_sets = [kv for kv in sets if kv.partition("=")[0] in agent_keys]
     if any(kv.partition("=")[0] == "steps" for kv in agent_sets):
         raise UsageError("--set steps: give the episode's length with --strokes (steps = strokes / bundle)")
+    network = [kv for kv in agent_sets if kv.partition("=")[0] in FROM_INIT]
+    if init is not None and network:
+        _err_console().print(
+            f"[yellow]warning:[/] --set {' '.join(network)} ignored with --init: the networks are the starting agent's",
+            markup=True,
+            highlight=False,
+        )
     bundle = _apply_sets(AgentConfig(steps=max(1, strokes // AgentConfig.bundle)), agent_sets).bundle
     if strokes < bundle or strokes % bundle:
         raise UsageError(f"--strokes {strokes}: must be a positive multiple of the bundle size {bundle}")

@@ -37,6 +37,7 @@ from strokepaint.renderer import NeuralRenderer
 VAL_SEED = 999
 REWARDS = ("wgan", "l2", "log")
 LOG_FLOOR = 1e-4  # `log` reward: squared error below this counts as done (a ~40 dB painting)
+FROM_INIT = ("resolution", "bundle", "width", "critic_width", "stages")  # what a run from another agent (init) takes from it
 ZOOM_MIN_SIDE = 24  # photo px: no zoom into a smaller tile (the engine's finest tiles at 128 px are 32)
 
 
@@ -454,8 +455,7 @@ def train(
         from strokepaint.agent import load as load_agent
 
         start_actor, init_meta, _ = load_agent(brush, init)
-        keep = {"steps": cfg.steps, "colours": cfg.colours, "tile_steps": -1, "later_step": -1, "auto_steps": AgentConfig.auto_steps}
-        cfg = dataclasses.replace(start_actor.cfg, **keep)  # its networks; this run's episodes (tile settings measured anew)
+        cfg = dataclasses.replace(cfg, **{k: getattr(start_actor.cfg, k) for k in FROM_INIT})  # its networks; this run's episodes
         init_info = {"file": Path(init).name} | {k: init_meta[k] for k in ("updates", "train_seconds", "val_mse", "init") if k in init_meta}
     origin = {"init": json.dumps(init_info)} if init_info else {}  # in the checkpoint and the metadata
     cfg.params = brush.n_params

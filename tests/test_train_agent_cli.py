@@ -45,6 +45,9 @@ def test_train_writes_agent_log_and_curve_then_resumes(cli, tmp_path, photos):
     assert "--reward is ignored with --resume" in r.stderr
     meta = store.load_weights(out, "agent")[1]
     assert meta["updates"] == "6" and json.loads(meta["training"])["reward"] == "log"  # resumed runs add up, with their settings
+    second = tmp_path / "b.agent.safetensors"
+    r = cli("train-agent", "--brush", "circle", "--data", str(photos), "--updates", "1", "--out", str(second), "--init", str(out), *TINY)
+    assert r.returncode == 0 and "--set resolution=16 width=4 critic_width=4 stages=2 ignored with --init" in r.stderr, r.stderr
     r = cli("brushes", "--json", env={"STROKEPAINT_HOME": str(tmp_path)})
     assert r.returncode == 0
 
