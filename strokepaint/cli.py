@@ -236,13 +236,19 @@ def _warn_ignored_on_resume(ctx: typer.Context, resume: bool, names: tuple[str, 
 def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path | None] | None = None) -> Path:
     """Where train-brush / train-agent write: a .safetensors file (default: the user's data
     folder), checked now rather than after an hour of training: its folder writable, not a folder
-    itself, not a file the run reads (`reads`: option -> path), and not a file that holds anything
-    but weights of this kind (a previous run's are replaced)."""
+    itself, not a file the run reads (`reads`: option -> path), not a file that holds anything
+    but weights of this kind for this brush (a previous run's are replaced), and not among the
+    weights shipped with strokepaint."""
     from strokepaint import store
     from strokepaint.fsutil import check_outputs, named
 
     out = named(out, ".safetensors") if out is not None else store.user_dir() / store.filename(brush, kind)
     check_outputs([out])  # not a folder, and its folder writable
+    if out.resolve().parent == store.shipped_dir().resolve():
+        raise UsageError(
+            f"--out {out}: the weights shipped with strokepaint are not replaced; train into another file "
+            f"(without --out: {store.user_dir()}, which paint reads first)"
+        )
     if out.is_file():
         for option, path in (reads or {}).items():
             if path is not None and path.is_file() and out.samefile(path):
@@ -251,6 +257,9 @@ def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path 
         if held != kind:
             what = f"{held} weights" if held in store.KINDS else "something other than weights"
             raise UsageError(f"--out {out}: holds {what}, not {kind} weights; give another name (or delete it)")
+        other = (store.metadata_of(out) or {}).get("brush")
+        if other is not None and other != brush:
+            raise UsageError(f"--out {out}: holds the {other} brush's {kind}, not {brush}'s; give another name (or delete it)")
     return out
 
 

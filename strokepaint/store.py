@@ -136,14 +136,21 @@ def _header(file) -> tuple[int, dict] | None:
     return (n, header) if isinstance(header, dict) else None
 
 
-def kind_of(path: str | os.PathLike) -> str | None:
-    """The kind of weights an existing file holds ("renderer", "agent", "unknown"), or None when
-    it is not a safetensors file; reads only the header."""
+def metadata_of(path: str | os.PathLike) -> dict | None:
+    """An existing safetensors file's metadata (a dict, maybe empty), or None when it is not a
+    safetensors file; reads only the header."""
     read = _header(path)
     if read is None:
         return None
     meta = read[1].get("__metadata__") or {}
-    return str(meta.get("kind", "unknown")) if isinstance(meta, dict) else "unknown"
+    return meta if isinstance(meta, dict) else {}
+
+
+def kind_of(path: str | os.PathLike) -> str | None:
+    """The kind of weights an existing file holds ("renderer", "agent", "unknown"), or None when
+    it is not a safetensors file."""
+    meta = metadata_of(path)
+    return None if meta is None else str(meta.get("kind", "unknown"))
 
 
 def problem(path: str | os.PathLike, brush, kind: str) -> str | None:

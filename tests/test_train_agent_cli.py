@@ -100,11 +100,15 @@ def test_bad_input_is_one_line(cli, tmp_path, photos, args, message):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("case", ["renderer", "text", "folder"])
+@pytest.mark.parametrize("case", ["renderer", "text", "folder", "other brush", "shipped"])
 def test_an_out_that_would_lose_a_file_is_refused_before_training(cli, tmp_path, photos, case):
     renderer = tmp_path / "r.safetensors"
     renderer.write_bytes(store.find("circle", "renderer")[0].read_bytes())
-    out = {"renderer": renderer, "text": tmp_path / "notes.safetensors", "folder": tmp_path / "d.safetensors"}[case]
+    other = tmp_path / "line.agent.safetensors"  # another brush's agent: hours of training
+    other.write_bytes(store.find("line", "agent")[0].read_bytes())
+    shipped = store.shipped_dir() / "circle.agent.safetensors"
+    outs = {"renderer": renderer, "text": tmp_path / "notes.safetensors", "folder": tmp_path / "d.safetensors"}
+    out = (outs | {"other brush": other, "shipped": shipped})[case]
     if case == "text":
         out.write_text("my notes")
     if case == "folder":
@@ -113,7 +117,9 @@ def test_an_out_that_would_lose_a_file_is_refused_before_training(cli, tmp_path,
     args = ["--data", str(photos), "--updates", "1", "--renderer", str(renderer), "--out", str(out), *TINY]
     r = cli("train-agent", "--brush", "circle", *args)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert {"renderer": "is also the --renderer", "text": "holds something other than weights", "folder": "is a folder"}[case] in r.stderr
+    expected = {"renderer": "is also the --renderer", "text": "holds something other than weights", "folder": "is a folder"}
+    expected |= {"other brush": "holds the line brush's agent, not circle's", "shipped": "shipped with strokepaint are not replaced"}
+    assert expected[case] in r.stderr
     assert before is None or out.read_bytes() == before
     assert not store.checkpoint_path(out).exists()
 
