@@ -3,6 +3,7 @@ inside commands, so `strokepaint --help` stays fast."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -395,12 +396,16 @@ def train_brush(
         TimeRemainingColumn(),
     ]
     console = _err_console()
-    with Progress(*columns, console=console, disable=not rank0, transient=False) as bar:
-        task = bar.add_task("train", total=steps, stats="rasterizing the first strokes", count=f"0/{steps} steps" if steps else "")
+    # the bar starts when training does (train's first call, once its checks are done): an error before is one line
+    bar = Progress(*columns, console=console, disable=not rank0, transient=False)
+    with contextlib.ExitStack() as stack:
+        task = bar.add_task("train", total=steps, stats="", count="")
         logged = {"step": 0}
 
         def progress(step: int, total: int | None, info: dict) -> None:
-            stats = f"loss {info['loss']:.5f}"
+            if not bar.live.is_started:
+                stack.enter_context(bar)
+            stats = "rasterizing the first strokes" if "loss" not in info else f"loss {info['loss']:.5f}"
             if "rel_l2" in info:
                 stats += f"  val rel_l2 {info['rel_l2']:.4f}"
             bar.update(task, completed=step, total=total, stats=stats, count=f"{step}/{total} steps" if total else f"{step} steps")

@@ -210,6 +210,8 @@ def train(
         gen.manual_seed(runtime.stream_seed(seed, rank, step))  # (the pool is rebuilt)
     net = DDP(model) if world > 1 else model
 
+    if progress and rank == 0:
+        progress(step, total, {})  # (the checks are done: training begins with the pool)
     pool = Pool(brush, tc.pool, size, gen)
     pool.add(tc.pool_start)
     val_g, val_maps = make_strokes(brush, tc.val, torch.Generator().manual_seed(VAL_SEED), size)
