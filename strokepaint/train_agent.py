@@ -689,7 +689,8 @@ def learning_curve(points: list[tuple[float, float]], title: str, size: tuple[in
             d.text((8, py(e) - 6), f"1e{e}", fill="black")
         for i in range(5):
             x = x0 + (x1 - x0) * i / 4
-            d.text((px(x) - 16, h - bottom + 8), f"{x:.0f} min" if x1 >= 4 else f"{x:.1f} min", fill="black")
+            label = f"{x:.0f} min" if x1 >= 4 else f"{x:.1f} min" if x1 >= 0.4 else f"{x * 60:.0f} s"  # (short runs in seconds)
+            d.text((px(x) - 16, h - bottom + 8), label, fill="black")
         d.line([(px(x), py(y)) for x, y in zip(xs, ys)], fill=(200, 40, 40), width=2)
     buf = io.BytesIO()
     img.save(buf, "PNG")

@@ -292,7 +292,7 @@ def train(
     save_checkpoint()
     extra: dict = {}
     if world > 1:  # DDP keeps replicas identical: check it, and record it in the weights
-        checksum = torch.tensor([float(sum(p.double().sum() for p in model.parameters()))], dtype=torch.float64)
+        checksum = torch.tensor([float(sum(p.detach().double().sum() for p in model.parameters()))], dtype=torch.float64)
         sums = [torch.zeros_like(checksum) for _ in range(world)]
         dist.all_gather(sums, checksum)
         extra = {"world_size": world, "rank_checksums": [float(x) for x in sums]}
