@@ -105,12 +105,12 @@ class Brush:
         they index a stroke's geometry alike."""
         return [i for i, p in enumerate(self.params) if p.role == role]
 
-    def ranges(self, geometry_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """(low, high) of every parameter [P], or of the geometry's [G]."""
+    def ranges(self, geometry_only: bool = False, dtype=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(low, high) of every parameter [P], or of the geometry's [G] (float32 unless `dtype`)."""
         import torch
 
         params = self.geometry if geometry_only else self.params
-        return torch.tensor([p.low for p in params]), torch.tensor([p.high for p in params])
+        return torch.tensor([p.low for p in params], dtype=dtype), torch.tensor([p.high for p in params], dtype=dtype)
 
     @property
     def n_geometry(self) -> int:
@@ -178,7 +178,7 @@ def _wrong_output(brush: Brush, method: str, out, args: tuple) -> str | None:
     if method == "sample":
         problem = tensor(out, (args[0], brush.n_geometry))
         if problem is None:
-            low, high = (t.to(out) for t in brush.ranges(geometry_only=True))
+            low, high = (t.to(out.device) for t in brush.ranges(geometry_only=True, dtype=out.dtype))
             outside = (out < low - TOLERANCE) | (out > high + TOLERANCE)  # (the slack stroke files allow)
             bad = outside.any(0).nonzero()[:, 0].tolist()
             if bad:

@@ -73,15 +73,15 @@ def stream_seed(seed: int, rank: int, done: int) -> int:
     return seed * 1000 + rank + 7919 * done
 
 
-def distributed(device=None) -> tuple[int, int]:
-    """(rank, world) under torchrun (the process group joined on first call: nccl for a CUDA
-    `device`, else gloo), (0, 1) otherwise."""
+def distributed() -> tuple[int, int]:
+    """(rank, world) under torchrun (the process group joined on first call), (0, 1) otherwise.
+    gloo on any device: the training loops exchange CPU tensors (stop flags, budgets, checksums),
+    which nccl refuses."""
     import os
 
-    import torch
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device is not None and torch.device(device).type == "cuda" else "gloo")
+        dist.init_process_group("gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)

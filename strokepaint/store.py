@@ -165,7 +165,7 @@ def problem(path: str | os.PathLike, brush, kind: str) -> str | None:
         size = Path(path).stat().st_size
     except OSError as e:
         return f"{path}: cannot read ({e.strerror})"
-    if not header or not all(isinstance(e, int) for e in ends) or size < 8 + n + max(ends, default=0):
+    if not header or not all(isinstance(e, int) for e in ends) or size != 8 + n + max(ends, default=0):
         return f"{path}: not a safetensors weights file, or truncated"
     meta = header.get("__metadata__") or {}
     meta = meta if isinstance(meta, dict) else {}

@@ -439,7 +439,7 @@ def train(
     from strokepaint import runtime, store
 
     device = device or torch.device("cpu")
-    rank, world = runtime.distributed(device)
+    rank, world = runtime.distributed()
     ckpt_file = store.checkpoint_path(out)
     state = None
     if resume:
@@ -455,7 +455,12 @@ def train(
         from strokepaint.agent import load as load_agent
 
         start_actor, init_meta, _ = load_agent(brush, init)
-        cfg = dataclasses.replace(cfg, **{k: getattr(start_actor.cfg, k) for k in FROM_INIT})  # its networks; this run's episodes
+        strokes = cfg.steps * cfg.bundle  # this run's episodes, in the starting agent's bundles
+        if strokes % start_actor.cfg.bundle:
+            raise UsageError(f"--strokes {strokes}: must be a multiple of the starting agent's bundle size {start_actor.cfg.bundle}")
+        if start_actor.cfg.bundle != cfg.bundle:  # (its tile settings follow the new episode)
+            cfg = dataclasses.replace(cfg, steps=strokes // start_actor.cfg.bundle, tile_steps=-1, later_step=-1)
+        cfg = dataclasses.replace(cfg, **{k: getattr(start_actor.cfg, k) for k in FROM_INIT})  # its networks
         init_info = {"file": Path(init).name} | {k: init_meta[k] for k in ("updates", "train_seconds", "val_mse", "init") if k in init_meta}
     origin = {"init": json.dumps(init_info)} if init_info else {}  # in the checkpoint and the metadata
     cfg.params = brush.n_params
@@ -523,13 +528,13 @@ def train(
             )
 
     stop = {"flag": False}
-    old_term = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True)) if rank == 0 else None
     if state is None and rank == 0:
         history.append({"update": 0, "seconds": 0.0, **validate()})
     info: dict = {}
     start, last_ckpt = time.monotonic() - elapsed, time.monotonic()
     run_start, first = time.monotonic(), done  # budgets count this run only
     interrupted = False
+    old_term = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True)) if rank == 0 else None
     try:
         while True:
             elapsed = time.monotonic() - start

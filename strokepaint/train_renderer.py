@@ -172,7 +172,7 @@ def train(
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     device = device or torch.device("cpu")
-    rank, world = runtime.distributed(device)
+    rank, world = runtime.distributed()
     stop = {"flag": False}
 
     def on_term(signum, frame):  # a kill: finish the step, checkpoint, leave

@@ -177,10 +177,14 @@ def test_ctrl_c_again_while_the_interrupted_run_is_written_is_ignored(tmp_path, 
             raise KeyboardInterrupt
 
     monkeypatch.setattr(store, "save_checkpoint", impatient)
-    with pytest.raises(KeyboardInterrupt):
-        train(b, rnd, photos, out, updates=10, cfg=TINY, tc=tc, progress=stop_at_3)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # (as in a terminal; a background job ignores it)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(b, rnd, photos, out, updates=10, cfg=TINY, tc=tc, progress=stop_at_3)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, outer)
     assert store.load_weights(out, "agent")[1]["updates"] == "3" and store.checkpoint_path(out).is_file()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_run_interrupted_before_its_first_update_writes_no_agent(tmp_path, monkeypatch):
@@ -442,6 +446,11 @@ def test_a_run_from_another_agent_starts_from_its_actor_and_first_trains_the_cri
     ckpt = store.load_checkpoint(store.checkpoint_path(out), b, "agent")
     assert any(not torch.equal(ckpt["learner"]["actor"][k], start[k]) for k in start)
     assert json.loads(meta["init"])["file"] == first.name
+    other_bundle = dataclasses.replace(TINY, bundle=2, steps=10)  # 20 strokes: the starting agent's 4 bundles of 5
+    meta = train(b, rnd, photos, tmp_path / "b2.agent.safetensors", updates=1, cfg=other_bundle, tc=tc, init=first)
+    assert (json.loads(meta["config"])["bundle"], json.loads(meta["config"])["steps"]) == (5, 4)
+    with pytest.raises(UsageError, match="multiple of the starting agent's bundle size 5"):
+        train(b, rnd, photos, tmp_path / "b3.agent.safetensors", updates=1, cfg=dataclasses.replace(TINY, bundle=2, steps=3), init=first)
     third = tmp_path / "third.agent.safetensors"  # a chain: its training time adds up over both
     meta3 = train(b, rnd, photos, third, updates=1, tc=tc, init=out)
     first_meta, second_meta = store.load_weights(first, "agent")[1], store.load_weights(out, "agent")[1]

@@ -36,13 +36,15 @@ def test_brushes_names_weights_that_would_be_refused(cli, tmp_path):
     shipped = store.shipped_dir()
     (tmp_path / "line.renderer.safetensors").write_bytes((shipped / "line.renderer.safetensors").read_bytes()[:100_000])
     (tmp_path / "triangle.agent.safetensors").write_bytes((shipped / "circle.agent.safetensors").read_bytes())
+    (tmp_path / "circle.renderer.safetensors").write_bytes((shipped / "circle.renderer.safetensors").read_bytes() + b"\0")
     env = {"STROKEPAINT_HOME": str(tmp_path)}
     rows = {b["name"]: b for b in json.loads(cli("brushes", "--json", env=env).stdout)}
     assert "truncated" in rows["line"]["renderer_problem"] and rows["line"]["renderer_source"] == "user"
     assert "made for brush 'circle', not 'triangle'" in rows["triangle"]["agent_problem"]
+    assert "not a safetensors weights file" in rows["circle"]["renderer_problem"]  # (a byte too many: safetensors refuses it too)
     assert rows["bezier"]["renderer_problem"] is None and rows["bezier"]["agent_problem"] is None
     table = cli("brushes", env=env)
-    assert table.returncode == 0 and table.stdout.count("refused") >= 2 and "line's renderer is refused" in table.stdout
+    assert table.returncode == 0 and table.stdout.count("refused") >= 3 and "line's renderer is refused" in table.stdout
 
 
 def test_unknown_command_is_usage_error(cli):

@@ -242,6 +242,20 @@ def test_broken_plugin_rasterizer_is_reported(mode, message):
         make_strokes(_Broken(mode), 8, torch.Generator().manual_seed(0), 32)
 
 
+def test_a_sampler_in_float64_may_reach_its_bounds_exactly():
+    """Bounds that float32 cannot hold (359.9) are compared in the sampler's own precision."""
+    from strokepaint.brush import call
+
+    class Dial(Brush):
+        name, version = "dial", "1.0"
+        geometry = (Param("ang", "value", "angle", 0.0, 359.9),)
+
+        def sample(self, n, gen):
+            return torch.full((n, 1), 359.9, dtype=torch.float64)
+
+    assert call(Dial(), "sample", 4, torch.Generator()).dtype == torch.float64
+
+
 @pytest.mark.parametrize("mode", ["sample_shape", "sample_nan", "bounds_shape", "bounds_nan"])
 def test_broken_plugin_is_named_when_painting(mode):
     """Painting (optimisation seeds strokes from the brush's sampler) checks what the brush returns too."""
