@@ -983,6 +983,8 @@ def main() -> None:
         code = app(standalone_mode=False)
     except StrokepaintError as e:
         _debug_traceback()
+        if isinstance(e, UsageError) and os.environ.get("RANK", "0") != "0":  # under torchrun: bad input once, from rank 0
+            sys.exit(e.exit_code)
         _err(str(e))
         code = e.exit_code
     except (KeyboardInterrupt, typer.Abort):

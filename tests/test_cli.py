@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from strokepaint import __version__
 
 
@@ -59,3 +61,16 @@ def test_help_does_not_import_torch():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip().endswith("LIGHT"), r.stdout[-200:]
+
+
+def test_bad_input_under_torchrun_is_reported_by_rank_0_alone(monkeypatch, capsys):
+    """Every rank meets the same bad input: one line, not one per process; the exit code stays 2."""
+    from strokepaint import cli as cli_module
+
+    for rank, lines in (("1", 0), ("0", 1)):
+        monkeypatch.setenv("RANK", rank)
+        monkeypatch.setattr(sys, "argv", ["strokepaint", "train-agent", "--data", "/nonexistent-folder", "--updates", "1"])
+        with pytest.raises(SystemExit) as e:
+            cli_module.main()
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.count("not a folder") == lines, err
