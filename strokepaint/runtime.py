@@ -67,6 +67,15 @@ def no_interrupts(active: bool = True):
         signal.signal(signal.SIGINT, old)
 
 
+def recheck(config) -> None:
+    """A config dataclass's own checks run again (a caller may have changed a field since it was
+    made): its ValueError as a one-line UsageError."""
+    try:
+        config.__post_init__()
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{type(config).__name__}: {e}") from None
+
+
 def stream_seed(seed: int, rank: int, done: int) -> int:
     """The seed of a training run's random stream: one per rank, and a fresh one for each resumed
     run (`done`: steps or updates so far), so a resumed run does not replay its first batches."""

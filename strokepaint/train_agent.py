@@ -466,6 +466,7 @@ def train(
     cfg.params = brush.n_params
     cfg.roles = agent_roles(brush)
     tc = tc or AgentTraining()
+    runtime.recheck(tc)
     check_memory(cfg, tc)
     if renderer.cfg.canvas < cfg.resolution:
         raise UsageError(f"the renderer draws at {renderer.cfg.canvas} px, less than the agent's {cfg.resolution}")

@@ -179,6 +179,7 @@ def train(
         stop["flag"] = True
 
     tc = train_cfg or TrainConfig()
+    runtime.recheck(tc)
     ckpt_file = store.checkpoint_path(out)
     state = None
     if resume:

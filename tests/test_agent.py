@@ -361,6 +361,10 @@ def test_training_too_big_for_memory_is_refused_before_anything_is_written(tmp_p
         train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(batch=10**7, replay=10**7))
     with pytest.raises(UsageError, match="val_images"):  # (the fixed validation crops are painted at once)
         train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=AgentTraining(val_images=10**7))
+    changed = AgentTraining()
+    changed.zoom = 3.0  # after it was made: train() checks it again
+    with pytest.raises(UsageError, match="zoom is a probability"):
+        train(b, rnd, tmp_path, tmp_path / "a.safetensors", updates=1, cfg=TINY, tc=changed)
     assert not list(tmp_path.iterdir())
 
 

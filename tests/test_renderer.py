@@ -349,9 +349,14 @@ def test_training_too_big_for_memory_is_refused_before_anything_is_written(tmp_p
 
 
 @pytest.mark.parametrize("setting", [{"fresh": -1}, {"fresh": 70_000}])
-def test_fresh_strokes_per_step_within_the_pool(setting):
+def test_fresh_strokes_per_step_within_the_pool(setting, tmp_path):
     with pytest.raises(ValueError, match="fresh"):
         TrainConfig(**setting)
+    changed = TrainConfig()
+    changed.fresh = setting["fresh"]  # after it was made: train() checks it again
+    with pytest.raises(UsageError, match="TrainConfig: fresh"):
+        train(get_brush("line"), tmp_path / "r.safetensors", steps=1, model_cfg=TINY_MODEL, train_cfg=changed)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("setting", [{"fresh": 5000}, {"val": 600_000}, {"eval_strokes": 600_000}])
