@@ -306,11 +306,9 @@ def _apply_sets(obj, pairs: list[str], also: set[str] = frozenset()):
         if not sep or key not in names:
             raise UsageError(f"--set {pair}: expected key=value with key one of {', '.join(sorted(names | set(also)))}")
         setattr(obj, key, _typed(key, value, getattr(obj, key)))
-    if hasattr(obj, "__post_init__"):
-        try:
-            obj.__post_init__()
-        except (TypeError, ValueError) as e:  # the config's own checks: a one-line error
-            raise UsageError(f"--set: {e}") from None
+    from strokepaint.runtime import recheck
+
+    recheck(obj, "--set")  # the config's own checks: a one-line error
     return obj
 
 

@@ -67,13 +67,14 @@ def no_interrupts(active: bool = True):
         signal.signal(signal.SIGINT, old)
 
 
-def recheck(config) -> None:
-    """A config dataclass's own checks run again (a caller may have changed a field since it was
-    made): its ValueError as a one-line UsageError."""
+def recheck(config, label: str | None = None) -> None:
+    """A config dataclass's own checks (`__post_init__`) run again, after fields were set (`--set`)
+    or changed by a caller since it was made: a problem as a one-line UsageError, `label: ...`
+    (default: the config's class name)."""
     try:
         config.__post_init__()
     except (TypeError, ValueError) as e:
-        raise UsageError(f"{type(config).__name__}: {e}") from None
+        raise UsageError(f"{label or type(config).__name__}: {e}") from None
 
 
 def stream_seed(seed: int, rank: int, done: int) -> int:
