@@ -254,11 +254,12 @@ def _weights_out(out: Path | None, brush: str, kind: str, reads: dict[str, Path 
         for option, path in (reads or {}).items():
             if path is not None and path.is_file() and out.samefile(path):
                 raise UsageError(f"--out {out}: is also the {option} this run reads; give another name")
-        held = store.kind_of(out)
+        meta = store.metadata_of(out)
+        held = None if meta is None else str(meta.get("kind", "unknown"))
         if held != kind:
             what = f"{held} weights" if held in store.KINDS else "something other than weights"
             raise UsageError(f"--out {out}: holds {what}, not {kind} weights; give another name (or delete it)")
-        other = (store.metadata_of(out) or {}).get("brush")
+        other = meta.get("brush")
         if other is not None and other != brush:
             raise UsageError(f"--out {out}: holds the {other} brush's {kind}, not {brush}'s; give another name (or delete it)")
     return out
@@ -300,14 +301,14 @@ def _apply_sets(obj, pairs: list[str], also: set[str] = frozenset()):
     key's lists the valid ones (this config's and `also`, the other config's of the command)."""
     from dataclasses import fields
 
+    from strokepaint.runtime import recheck
+
     names = {f.name for f in fields(obj)}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or key not in names:
             raise UsageError(f"--set {pair}: expected key=value with key one of {', '.join(sorted(names | set(also)))}")
         setattr(obj, key, _typed(key, value, getattr(obj, key)))
-    from strokepaint.runtime import recheck
-
     recheck(obj, "--set")  # the config's own checks: a one-line error
     return obj
 

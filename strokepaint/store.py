@@ -146,13 +146,6 @@ def metadata_of(path: str | os.PathLike) -> dict | None:
     return meta if isinstance(meta, dict) else {}
 
 
-def kind_of(path: str | os.PathLike) -> str | None:
-    """The kind of weights an existing file holds ("renderer", "agent", "unknown"), or None when
-    it is not a safetensors file."""
-    meta = metadata_of(path)
-    return None if meta is None else str(meta.get("kind", "unknown"))
-
-
 def problem(path: str | os.PathLike, brush, kind: str) -> str | None:
     """Why the weights at `path` would be refused for this brush and kind, from the header and
     the file's size alone (what `strokepaint brushes` shows without loading them), or None."""
